@@ -1,0 +1,1 @@
+"""Switchboard: a call-control engine for contact centres on a real Asterisk PBX."""

@@ -1,0 +1,1 @@
+"""agents capability of the Switchboard engine."""

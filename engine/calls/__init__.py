@@ -1,0 +1,1 @@
+"""calls capability of the Switchboard engine."""

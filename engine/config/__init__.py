@@ -1,0 +1,1 @@
+"""config capability of the Switchboard engine."""

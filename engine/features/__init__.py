@@ -1,0 +1,1 @@
+"""features capability of the Switchboard engine."""

@@ -1,0 +1,1 @@
+"""pbx capability of the Switchboard engine."""

@@ -1,0 +1,1 @@
+"""routing capability of the Switchboard engine."""

@@ -1,0 +1,24 @@
+"""Every table, importable from one place (Alembic's env.py imports this module)."""
+
+from .calls import CallEvent, CallLeg, CallRecord
+from .contacts import Contact, ContactPhone
+from .directory import (
+    Agent,
+    AgentDepartment,
+    AgentGroup,
+    AgentGroupMember,
+    BreakCode,
+    Department,
+    InboundNumber,
+    Ivr,
+    IvrOption,
+    TerminationCode,
+    TimeGroup,
+    TimeGroupRule,
+)
+
+__all__ = [
+    "Agent", "AgentDepartment", "AgentGroup", "AgentGroupMember", "BreakCode", "CallEvent", "CallLeg",
+    "CallRecord", "Contact", "ContactPhone", "Department", "InboundNumber", "Ivr", "IvrOption",
+    "TerminationCode", "TimeGroup", "TimeGroupRule",
+]

@@ -1,0 +1,1 @@
+"""aiohttp web side: REST API, websocket push, dashboard and agent desktop."""
