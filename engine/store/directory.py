@@ -271,3 +271,43 @@ def display_status(agent: Agent, signed_in: bool, on_call: bool) -> str:
     if not signed_in:
         return "Offline"
     return "Active"
+
+
+AGENT_STATES = ("offline", "ready", "not_ready", "ringing", "in_call", "wrap_up")
+
+
+class AgentPresence(SQLModel, table=True):
+    """An agent's live state, persisted so the engine rebuilds it after a restart.
+
+    One row per agent (created at first sign-in). Kept apart from `agent` because it
+    changes many times a minute while `agent` is configuration an admin edits.
+    """
+
+    __tablename__ = "agent_presence"
+    agent_id: int = Field(foreign_key="agent.id", primary_key=True, ondelete="CASCADE")
+    state: str = "offline"
+    since: Optional[datetime] = Field(default=None, sa_column=_utc_column())
+    break_code: Optional[str] = None
+    call_id: Optional[str] = None
+    department_id: Optional[int] = Field(default=None, foreign_key="department.id", ondelete="SET NULL")
+
+    def check_fields(self) -> None:
+        self.state = f.require_choice(self.state, "state", AGENT_STATES)
+
+
+class AgentStateChange(SQLModel, table=True):
+    """Every transition with its timestamp: the source for time-in-state reports."""
+
+    __tablename__ = "agent_state_change"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(sa_column=_utc_column(nullable=False))
+    from_state: str
+    state: str
+    break_code: Optional[str] = None
+    call_id: Optional[str] = None
+    reason: str = ""
+
+    def check_fields(self) -> None:
+        self.state = f.require_choice(self.state, "state", AGENT_STATES)
+        self.from_state = f.require_choice(self.from_state, "from_state", AGENT_STATES)

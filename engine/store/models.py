@@ -7,6 +7,8 @@ from .directory import (
     AgentDepartment,
     AgentGroup,
     AgentGroupMember,
+    AgentPresence,
+    AgentStateChange,
     BreakCode,
     Department,
     InboundNumber,
@@ -18,7 +20,7 @@ from .directory import (
 )
 
 __all__ = [
-    "Agent", "AgentDepartment", "AgentGroup", "AgentGroupMember", "BreakCode", "CallEvent", "CallLeg",
+    "Agent", "AgentDepartment", "AgentGroup", "AgentGroupMember", "AgentPresence", "AgentStateChange", "BreakCode", "CallEvent", "CallLeg",
     "CallRecord", "Contact", "ContactPhone", "Department", "InboundNumber", "Ivr", "IvrOption",
     "TerminationCode", "TimeGroup", "TimeGroupRule",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:04:51.907116
+Create Date: 2026-11-22
 """
 from typing import Sequence, Union
 

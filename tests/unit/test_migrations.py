@@ -16,7 +16,7 @@ from ..pg_helpers import postgres_cluster
 TABLES = {
     "agent", "agent_department", "agent_group", "agent_group_member", "break_code", "call_event", "call_leg",
     "call_record", "contact", "contact_phone", "department", "inbound_number", "ivr", "ivr_option",
-    "termination_code", "time_group", "time_group_rule",
+    "termination_code", "time_group", "time_group_rule", "agent_presence", "agent_state_change",
 }
 
 

@@ -1,0 +1,93 @@
+"""Feature-code parsing: every code, every way it can go wrong, the inter-digit timeout."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from engine.features import codes as c
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+
+def dial(digits, gap=0.2, parser=None):
+    parser = parser or c.FeatureCodeParser()
+    t = T0
+    out = None
+    for d in digits:
+        out = parser.feed(d, t)
+        t += timedelta(seconds=gap)
+    return parser, out, t
+
+
+@pytest.mark.parametrize(
+    ("digits", "kind", "target"),
+    [
+        ("#111025", c.CODE_QUEUE_OFF, "11025"),
+        ("#220001", c.CODE_QUEUE_ON, "20001"),
+        ("*21002", c.ATTENDED, "1002"),
+        ("*3", c.CONFERENCE, None),
+        ("#11002#", c.BLIND, "1002"),
+        ("#4442071838750#", c.EXTERNAL_BLIND, "442071838750"),
+        ("*4442071838750#", c.EXTERNAL_ATTENDED, "442071838750"),
+    ],
+)
+def test_complete_codes(digits, kind, target):
+    parser, out, _ = dial(digits)
+    assert out == c.Action(kind, target, digits.rstrip("#") if digits.endswith("#") and kind != c.CONFERENCE
+                           else digits)
+    assert not parser.active
+
+
+def test_hash1_with_four_digits_waits_for_the_timeout_then_is_a_blind_transfer():
+    parser, out, t = dial("#11002")
+    assert isinstance(out, c.Pending)
+    assert parser.expire(t) is None  # not yet
+    assert parser.expire(out.deadline) == c.Action(c.BLIND, "1002", "#11002")
+
+
+def test_external_number_completes_on_timeout():
+    parser, out, _ = dial("#412025550143")
+    assert parser.expire(out.deadline) == c.Action(c.EXTERNAL_BLIND, "12025550143", "#412025550143")
+
+
+@pytest.mark.parametrize(
+    ("digits", "reason"),
+    [("#3", "not a feature code"), ("*1", "not a feature code"), ("**", "not a feature code"),
+     ("#1*", "'*' cannot"), ("#4#", "incomplete"), ("#41#", "incomplete"), ("*2100#", "incomplete"),
+     ("#4" + "1" * 16, "too long")],
+)
+def test_invalid_codes(digits, reason):
+    parser, out, _ = dial(digits)
+    assert isinstance(out, c.Invalid) and reason in out.reason
+    assert not parser.active
+
+
+@pytest.mark.parametrize("digits", ["#1", "#110", "#2200", "*210", "*4", "#41"])
+def test_inter_digit_timeout_on_an_incomplete_code_is_invalid(digits):
+    parser, out, _ = dial(digits)
+    assert isinstance(out, c.Pending)
+    result = parser.expire(out.deadline)
+    assert isinstance(result, c.Invalid) and "timeout" in result.reason
+    assert not parser.active
+
+
+def test_digits_outside_a_code_are_ignored():
+    parser = c.FeatureCodeParser()
+    assert parser.feed("5", T0) == c.Ignored("5")
+    assert not parser.active
+
+
+def test_a_late_digit_after_an_unnoticed_timeout_settles_the_old_code_first():
+    parser, out, _ = dial("#11002")
+    late = out.deadline + timedelta(seconds=5)
+    # The old "#11002" is settled (blind transfer lost: nobody called expire); the new
+    # digit starts a fresh code.
+    assert isinstance(parser.feed("*", late), c.Pending)
+    assert parser.buffer == "*"
+
+
+def test_bad_digit_is_refused():
+    parser = c.FeatureCodeParser()
+    parser.feed("#", T0)
+    out = parser.feed("A", T0)
+    assert isinstance(out, c.Invalid) and not parser.active
