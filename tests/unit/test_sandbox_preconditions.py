@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from engine.pbx import sandbox as sandbox_mod
-from engine.pbx.sandbox import CheckReport, Sandbox, SandboxError
+from engine.pbx.sandbox import Sandbox, SandboxError
+from engine.pbx.sandbox_check import CheckReport
+from engine.pbx.sandbox_check import _classify_log as classify_log
 from engine.settings import Settings
 
 
@@ -70,7 +72,7 @@ LOG = """\
 def test_log_classification(tmp_path):
     log = tmp_path / "check.log"
     log.write_text(LOG)
-    errors, warnings = Sandbox._classify_log(log, "/tmp/switchboard-check-x")
+    errors, warnings = classify_log(log, "/tmp/switchboard-check-x")
     assert errors == [
         "config_options.c: Could not find option suitable for category '1001' named 'foo' at line 21 of",
         "config.c: No '=' (equal sign) in line 15 of extensions.conf",
