@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             pass
         try:
-            from .config.errors import ConfigValueError  # type: ignore[attr-defined]
+            from .config.values import ConfigValueError
 
             known += (ConfigValueError,)
         except ImportError:

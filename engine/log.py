@@ -34,4 +34,9 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
 
 
 def get_logger(name: str, **bound):
-    return structlog.get_logger(name).bind(**bound)
+    """A lazy logger: safe to create at import time, before `configure_logging()` runs.
+
+    The bound values are handed to structlog as initial values, so nothing resolves the
+    configuration until the first log call.
+    """
+    return structlog.get_logger(name, **bound)

@@ -1,0 +1,78 @@
+"""Reconnect delays: exponential backoff with jitter, reset after a healthy connection.
+
+Why jitter: after an Asterisk restart the engine's ARI and AMI supervisors (and, in a
+larger deployment, several engines) all retry at once; spreading the retries keeps them
+from knocking on a PBX that is still loading modules in lock step.
+
+Why the first delay is small (0.1 s): a restart is the common case, and Asterisk answers
+again within a second or two. Waiting several seconds before the first retry would leave
+calls without control for that long.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Backoff:
+    """Delays 0.1, 0.2, 0.4 ... capped at `maximum`, each scaled by a random jitter factor.
+
+    `jitter=0.2` means each delay is drawn uniformly from [0.8 d, 1.2 d] (never above
+    `maximum`). `reset()` after a connection has been healthy starts again from `initial`.
+    """
+
+    initial: float = 0.1
+    maximum: float = 5.0
+    factor: float = 2.0
+    jitter: float = 0.2
+    rng: random.Random = field(default_factory=random.Random)
+    attempt: int = 0
+
+    def __post_init__(self) -> None:
+        if self.initial <= 0 or self.maximum < self.initial or self.factor < 1:
+            raise ValueError("backoff needs 0 < initial <= maximum and factor >= 1")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("backoff jitter must be in [0, 1)")
+
+    def base_delay(self, attempt: int) -> float:
+        """The delay before retry number `attempt` (0-based), without jitter."""
+        return min(self.maximum, self.initial * (self.factor ** attempt))
+
+    def next_delay(self) -> float:
+        base = self.base_delay(self.attempt)
+        self.attempt += 1
+        if self.jitter:
+            base *= self.rng.uniform(1 - self.jitter, 1 + self.jitter)
+        return min(self.maximum, base)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+# Signs that Asterisk is restarting (not broken): retrying soon is cheap and right.
+_RESTART_HINTS = (
+    "connection refused", "connect call failed", "connecterror", "connectionrefused",
+    "shutting down", "service unavailable", " 503", "not fully booted",
+)
+
+
+def looks_like_restart(error: BaseException | None, _depth: int = 0) -> bool:
+    """True when `error` says Asterisk is down or booting (nothing listens on the port,
+    AMI answers "Asterisk is shutting down", ARI answers 503), looking through exception
+    groups and causes.
+
+    Those retries cost the PBX nothing, so the supervisors cap their delay lower than the
+    general backoff: the engine is back within a fraction of a second of Asterisk.
+    """
+    if error is None or _depth > 5:
+        return False
+    if isinstance(error, ConnectionRefusedError):
+        return True
+    if isinstance(error, BaseExceptionGroup):
+        return any(looks_like_restart(e, _depth + 1) for e in error.exceptions)
+    text = f"{type(error).__name__} {error}".lower()
+    if any(hint in text for hint in _RESTART_HINTS):
+        return True
+    return looks_like_restart(error.__cause__ or error.__context__, _depth + 1)
