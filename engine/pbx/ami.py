@@ -45,7 +45,7 @@ from panoramisk.message import Message
 
 from engine.settings import Settings
 
-from .backoff import Backoff, looks_like_restart
+from .backoff import Backoff, looks_like_restart, supervise, timed_out
 
 log = structlog.get_logger("engine.pbx.ami")  # lazy: configure_logging() may run after import
 
@@ -285,31 +285,15 @@ class AmiClient:
     # -- supervision -------------------------------------------------------------------
 
     async def _supervise(self) -> None:
-        delay = 0.0
-        while not self._stopping:
-            if delay:
-                await asyncio.sleep(delay)
-            started = time.monotonic()
-            error: BaseException | None = None
-            try:
-                await self._connect_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - every failure means: reconnect
-                error = exc
-            if self._stopping:
-                break
-            if self.connected_at is not None and self.connected_at >= started:
-                self.backoff.reset()
-                delay = 0.0
-            else:
-                delay = self.backoff.next_delay()
-                if looks_like_restart(error) or _timed_out(error):
-                    # A timed-out attempt has already waited; a restart needs no long pause.
-                    delay = min(delay, self.refused_max_delay)
-            if self.backoff.attempt <= 3 or self.backoff.attempt % 20 == 0:  # no log flood in an outage
-                log.info("ami_reconnecting", delay=round(delay, 3), attempt=self.backoff.attempt,
-                         error=None if error is None else f"{type(error).__name__}: {error}"[:300])
+        await supervise(
+            self._connect_once, self.backoff,
+            stopping=lambda: self._stopping,
+            connected_since=lambda: self.connected_at,
+            quick_retry=lambda e: looks_like_restart(e) or timed_out(e),
+            quick_max_delay=self.refused_max_delay,
+            on_retry=lambda delay, attempt, error: log.info(
+                "ami_reconnecting", delay=round(delay, 3), attempt=attempt, error=None if error is None else f"{type(error).__name__}: {error}"[:300]),
+        )
 
     async def _connect_once(self) -> None:
         loop = asyncio.get_running_loop()
@@ -391,6 +375,3 @@ async def _call_hook(hook: Hook, name: str) -> None:
         log.exception("hook_failed", hook=name)
 
 
-def _timed_out(error: BaseException | None) -> bool:
-    return isinstance(error, TimeoutError) or (
-        isinstance(error, BaseExceptionGroup) and any(isinstance(e, TimeoutError) for e in error.exceptions))

@@ -45,7 +45,7 @@ import structlog
 
 from engine.settings import Settings
 
-from .backoff import Backoff, looks_like_restart
+from .backoff import Backoff, looks_like_restart, supervise, timed_out
 
 _API_KEY_RE = re.compile(r"(api_key=)[^&\s'\"]*")
 log = structlog.get_logger("engine.pbx.ari")  # lazy: configure_logging() may run after import
@@ -311,33 +311,15 @@ class AriClient:
             await session.close()
 
     async def _supervise(self) -> None:
-        delay = 0.0
-        while not self._stopping:
-            if delay:
-                await asyncio.sleep(delay)
-            started = time.monotonic()
-            error: BaseException | None = None
-            try:
-                await self._connect_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - every failure means: reconnect
-                error = exc
-            if self._stopping:
-                break
-            healthy = self.connected_at is not None and self.connected_at >= started
-            if healthy:
-                # It was up: try again at once (Asterisk restarted, or the socket dropped).
-                self.backoff.reset()
-                delay = 0.0
-            else:
-                delay = self.backoff.next_delay()
-                if looks_like_restart(error) or _timed_out(error) or _ari_loading(error):
-                    # A timed-out attempt has already waited; a restart needs no long pause.
-                    delay = min(delay, self.refused_max_delay)
-            if self.backoff.attempt <= 3 or self.backoff.attempt % 20 == 0:  # no log flood in an outage
-                log.info("ari_reconnecting", delay=round(delay, 3), attempt=self.backoff.attempt,
-                         error=_describe(error))
+        await supervise(
+            self._connect_once, self.backoff,
+            stopping=lambda: self._stopping,
+            connected_since=lambda: self.connected_at,
+            quick_retry=lambda e: looks_like_restart(e) or timed_out(e) or _ari_loading(e),
+            quick_max_delay=self.refused_max_delay,
+            on_retry=lambda delay, attempt, error: log.info(
+                "ari_reconnecting", delay=round(delay, 3), attempt=attempt, error=_describe(error)),
+        )
 
     async def _connect_once(self) -> None:
         """One connection's life: returns or raises when it is over."""
@@ -417,9 +399,6 @@ def _describe(error: BaseException | None) -> str | None:
     return _API_KEY_RE.sub(r"\1***", text)[:300]
 
 
-def _timed_out(error: BaseException | None) -> bool:
-    return isinstance(error, TimeoutError) or (
-        isinstance(error, BaseExceptionGroup) and any(isinstance(e, TimeoutError) for e in error.exceptions))
 
 
 def _ari_loading(error: BaseException | None) -> bool:

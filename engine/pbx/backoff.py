@@ -11,8 +11,11 @@ calls without control for that long.
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 
 
 @dataclass
@@ -76,3 +79,53 @@ def looks_like_restart(error: BaseException | None, _depth: int = 0) -> bool:
     if any(hint in text for hint in _RESTART_HINTS):
         return True
     return looks_like_restart(error.__cause__ or error.__context__, _depth + 1)
+
+
+def timed_out(error: BaseException | None) -> bool:
+    """A TimeoutError, alone or inside an exception group."""
+    return isinstance(error, TimeoutError) or (
+        isinstance(error, BaseExceptionGroup) and any(isinstance(e, TimeoutError) for e in error.exceptions))
+
+
+async def supervise(
+    connect_once: Callable[[], Awaitable[None]],
+    backoff: Backoff,
+    *,
+    stopping: Callable[[], bool],
+    connected_since: Callable[[], float | None],
+    quick_retry: Callable[[BaseException | None], bool],
+    quick_max_delay: float,
+    on_retry: Callable[[float, int, BaseException | None], None],
+) -> None:
+    """Run `connect_once` forever (one connection's life per call), reconnecting with backoff.
+
+    Shared by the ARI and AMI clients. A connection that came up (`connected_since()` at or
+    after the attempt's start) was healthy: the next attempt is immediate and the backoff
+    starts again. A failed attempt waits the next backoff delay, capped at
+    `quick_max_delay` when `quick_retry(error)` says Asterisk is merely restarting.
+    """
+    delay = 0.0
+    while not stopping():
+        if delay:
+            await asyncio.sleep(delay)
+        started = time.monotonic()
+        error: BaseException | None = None
+        try:
+            await connect_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure means: reconnect
+            error = exc
+        if stopping():
+            break
+        since = connected_since()
+        if since is not None and since >= started:
+            backoff.reset()
+            delay = 0.0
+        else:
+            delay = backoff.next_delay()
+            if quick_retry(error):
+                # A timed-out attempt has already waited; a restart needs no long pause.
+                delay = min(delay, quick_max_delay)
+        if backoff.attempt <= 3 or backoff.attempt % 20 == 0:  # no log flood in an outage
+            on_retry(delay, backoff.attempt, error)
