@@ -2,6 +2,7 @@
 
 from .calls import CallEvent, CallLeg, CallRecord
 from .contacts import Contact, ContactPhone
+from .users import ClipboardSetting, WebSession, WebUser
 from .directory import (
     Agent,
     AgentDepartment,
@@ -23,4 +24,5 @@ __all__ = [
     "Agent", "AgentDepartment", "AgentGroup", "AgentGroupMember", "AgentPresence", "AgentStateChange", "BreakCode", "CallEvent", "CallLeg",
     "CallRecord", "Contact", "ContactPhone", "Department", "InboundNumber", "Ivr", "IvrOption",
     "TerminationCode", "TimeGroup", "TimeGroupRule",
+    "ClipboardSetting", "WebSession", "WebUser",
 ]

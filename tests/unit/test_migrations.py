@@ -17,6 +17,7 @@ TABLES = {
     "agent", "agent_department", "agent_group", "agent_group_member", "break_code", "call_event", "call_leg",
     "call_record", "contact", "contact_phone", "department", "inbound_number", "ivr", "ivr_option",
     "termination_code", "time_group", "time_group_rule", "agent_presence", "agent_state_change",
+    "clipboard_setting", "web_session", "web_user",
 }
 
 

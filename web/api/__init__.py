@@ -1,0 +1,1 @@
+"""REST resources, one module per resource; each exposes `ROUTES` for web/routes.py."""
