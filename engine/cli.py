@@ -53,7 +53,11 @@ def seed_demo_database(settings: Settings, reset: bool = False) -> int:
             print(f"demo database {url} already has data; left as it is (use --reset to start again)")
             return 0
         seed_demo(session)
-    print(f"demo database {url} seeded")
+        from web.users_seed import seed_demo_users
+
+        seed_demo_users(session)
+    print(f"demo database {url} seeded (web log-ins: admin/admin-pass-1, supervisor/super-pass-1, "
+          "each agent's username/agent-pass-1)")
     return 0
 
 
