@@ -46,6 +46,8 @@ class LiveCall:
     # Later capabilities (routing, features) subscribe here to see the call's events,
     # in order, inside the call's own task.
     listeners: list[EventListener] = field(default_factory=list)
+    # The routing flow driving this call (engine/routing/flow.py), when there is one.
+    flow: Any = None
 
     @staticmethod
     def new_id() -> str:

@@ -142,6 +142,31 @@ class RoutingService:
     def set_persistent_path(self, agent_id: int, is_open: bool) -> None:
         self.handle(self.dispatcher.set_persistent_path(agent_id, is_open, self.clock()), reason="audio_path")
 
+    def settle_call(self, call_id: str) -> None:
+        """Agents the database says are Ringing for / In Call on `call_id`, a call the
+        dispatcher does not know (it ended while the engine was down, or it was adopted
+        after a restart and has now ended): Ringing -> Ready, In Call -> Wrap-up."""
+        for agent in list(self.dispatcher.agents.values()):
+            if agent.state.call_id != call_id or call_id in self.dispatcher.calls:
+                continue
+            if agent.state.state == st.RINGING:
+                event = st.offer_failed(call_id)
+            elif agent.state.state == st.IN_CALL:
+                event = st.call_ended(call_id, wrap_up=True)
+            else:
+                continue
+            self.handle(self.dispatcher.agent_event(agent.id, event, self.clock()), reason="settled")
+
+    def settle_orphans(self, live_call_ids: set[str]) -> list[int]:
+        """After a restart: settle every agent whose call is no longer live. Returns them."""
+        settled = []
+        for agent in list(self.dispatcher.agents.values()):
+            call_id = agent.state.call_id
+            if agent.state.state in (st.RINGING, st.IN_CALL) and call_id and call_id not in live_call_ids:
+                self.settle_call(call_id)
+                settled.append(agent.id)
+        return settled
+
     # -- plumbing ----------------------------------------------------------------------
     def _agent(self, agent_id: int) -> AgentInfo:
         agent = self.dispatcher.agents.get(agent_id)

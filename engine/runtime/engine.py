@@ -18,15 +18,22 @@ from typing import Any
 
 import structlog
 
+from engine.agents.audio_path import AudioPaths
 from engine.calls import records
 from engine.calls.actors import Actor, CallDispatcher
 from engine.calls.model import LiveCall
+from engine.events import EventBus
 from engine.pbx.ami import AmiClient, AmiError, parse_contact_list, parse_contact_status
 from engine.pbx.ari import AriClient, AriError
+from engine.routing.directory import RoutingDirectory
+from engine.routing.flow import route_call
+from engine.routing.service import RoutingService
 from engine.settings import Settings
 from engine.store import queries
 from engine.store.session import session_scope
+from engine.store.writer import SerialWriter
 
+from .hooks import RoutingHooks
 from .live import LiveView
 from .registrations import RegistrationTracker
 from .stasis import (
@@ -34,18 +41,29 @@ from .stasis import (
     CHANNEL_GONE,
     CallSession,
     Router,
-    hold_in_stasis,
-    new_inbound_call,
+    new_call,
 )
 
-log = structlog.get_logger("engine.runtime")  # lazy: configure_logging() may run after import
+log = structlog.get_logger("engine.runtime")
+HOT_PATH_QUIET = 0.05  # seconds history writes wait after a new call arrives  # lazy: configure_logging() may run after import
 
 
-class Engine:
+class Engine(RoutingHooks):
     def __init__(self, settings: Settings, *, router: Router | None = None,
                  ari: AriClient | None = None, ami: AmiClient | None = None):
         self.settings = settings
-        self.router: Router = router or hold_in_stasis
+        self.router: Router = router or route_call
+        # Routing: configuration cache, agent state (the routing service, on this loop),
+        # ordered history writes, events for the web side, persistent audio paths.
+        self.bus = EventBus()
+        self.writer = SerialWriter()
+        self.directory = RoutingDirectory()
+        self.routing = RoutingService(settings.database_url, writer=self.writer, publish=self.bus.publish,
+                                      executor=self._execute)
+        self.audio_paths = AudioPaths(self)
+        self.screen_pops: dict[str, dict] = {}  # call id -> the latest screen pop (REST resource)
+        self._playbacks: dict[str, asyncio.Future] = {}
+        self._published_registered: set[str] = set()
         self.live = LiveView()
         self.registrations = RegistrationTracker()
         self.calls: dict[str, LiveCall] = {}
@@ -69,6 +87,9 @@ class Engine:
             return
         self._running = True
         self._stop_requested.clear()
+        self.writer.start()
+        await asyncio.to_thread(self.routing.load)
+        await asyncio.to_thread(self.directory.reload, self.settings.database_url)
         self._tasks.append(asyncio.create_task(self._registration_worker(), name="registrations"))
         await self.ari.start()
         await self.ami.start()
@@ -96,6 +117,7 @@ class Engine:
         await self.ari.stop()
         await self.ami.stop()
         await self.dispatcher.stop()
+        await self.writer.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -112,12 +134,28 @@ class Engine:
     def _on_ari_event(self, event: dict) -> None:
         """Called by the ARI reader for every event: update the view and enqueue. No awaits."""
         self.live.apply(event)
+        media = event.get("playback") or event.get("recording")
+        if isinstance(media, dict):
+            # Playback/Recording events name their channel only in target_uri: route by it.
+            target = str(media.get("target_uri") or "")
+            if target.startswith("channel:"):
+                event.setdefault("channel_id", target[len("channel:"):])
+            if event.get("type") == "PlaybackFinished":
+                waiter = self._playbacks.pop(media.get("id"), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(media)
         self.dispatcher.route(event)
 
     def _on_unowned(self, event: dict) -> Actor | None:
         if event.get("type") != "StasisStart":
             return None
-        call = new_inbound_call(event)
+        self.writer.defer(HOT_PATH_QUIET)  # a new call: let its routing run before history writes
+        args = event.get("args") or []
+        if args[:1] == ["audio_path"]:
+            actor = self.audio_paths.on_stasis_start(event)
+            if actor is not None:
+                return actor
+        call = new_call(event) if args[:1] != ["audio_path"] else None
         if call is None:
             channel_id = (event.get("channel") or {}).get("id")
             log.warning("stasis_unknown_entry", channel_id=channel_id, args=event.get("args"))
@@ -134,6 +172,7 @@ class Engine:
             log.info("hangup_failed", channel_id=channel_id, error=str(exc))
 
     async def _on_ari_connected(self) -> None:
+        await self._filter_events()
         self.live.begin_rebuild()
         try:
             channels, bridges, app = await asyncio.gather(
@@ -147,6 +186,13 @@ class Engine:
         self.live.finish_rebuild(channels or [], bridges or [])
         in_app = set((app or {}).get("channel_ids") or [])
         await self._reconcile(in_app)
+        # Agents persisted Ringing / In Call for a call that is no longer up (it ended while
+        # the engine was away): Ringing -> Ready, In Call -> Wrap-up (they close it with a
+        # termination code, as after any call).
+        settled = self.routing.settle_orphans(set(self.calls) | set(self.routing.dispatcher.calls)
+                                              | set(self.dispatcher.actors))
+        if settled:
+            log.info("agents_settled_after_reconnect", agents=settled)
         log.info("live_view_rebuilt", channels=len(self.live.channels), bridges=len(self.live.bridges),
                  calls=len(self.calls))
         self.ari_ready.set()
@@ -225,6 +271,7 @@ class Engine:
                     changed = await asyncio.to_thread(_write_all, url, self.registrations.registered_contacts())
                     log.info("registrations_snapshot", registered=sorted(self.registrations.registered_contacts()),
                              changed=changed)
+                    self._publish_registrations()
                     self.ami_ready.set()
                 elif kind == "change":
                     state = self.registrations.apply(payload)
@@ -233,10 +280,12 @@ class Engine:
                                                           state.contact)
                         log.info("contact_status", endpoint=payload.endpoint, status=payload.status,
                                  registered=state.registered, changed=changed)
+                        self._publish_registrations()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("registration_update_failed", kind=kind)
+
 
 
 def _write_one(url: str, endpoint: str, registered: bool, contact: str | None) -> bool:

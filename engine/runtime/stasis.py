@@ -1,17 +1,21 @@
 """The Stasis entry point: what happens to a call from StasisStart until it is over.
 
-The dialplan sends each inbound number to `Stasis(switchboard,inbound,<E.164>)`. The
+The dialplan sends each inbound number to `Stasis(switchboard,inbound,<E.164>)` (and an
+agent's intercom and external calls to `internal,<ext>` / `outbound,<number>`). The
 dispatcher gives the new channel its own actor; `CallSession.handle` is that actor's
 handler, so everything below runs in the call's one task, in event order.
 
-Routing plugs in through the `router` hook: `await router(ctx)` is called once the call is
-recorded. Until routing exists the default router, `hold_in_stasis`, answers and plays
-music on hold; the call stays in Stasis until the caller hangs up.
+Routing plugs in through the `router` hook: `await router(ctx)` is called once the call's
+record is queued for writing (not awaited: routing does not wait for the database). The
+Engine's router is `engine.routing.flow.route_call`; `hold_in_stasis` (answer, music on
+hold, wait) remains for tests and tools that want a call parked. When the caller leaves,
+the call's flow (`call.flow`) is closed first (agents released, bridge destroyed), then
+the record is closed with the flow's outcome (answered, voicemail, busy, closed, failed)
+or `abandoned`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,7 +54,7 @@ Router = Callable[[CallContext], Awaitable[None]]
 
 
 async def hold_in_stasis(ctx: CallContext) -> None:
-    """The default router until routing exists: answer, play music on hold, wait."""
+    """A router that parks the call: answer, play music on hold, wait."""
     if ctx.adopted:
         return  # already answered and hearing music; nothing to redo
     channel = ctx.call.caller_channel_id
@@ -68,15 +72,31 @@ async def hold_in_stasis(ctx: CallContext) -> None:
 def new_inbound_call(event: dict) -> LiveCall | None:
     """A LiveCall for `StasisStart` with args ['inbound', '<E.164>'], else None."""
     args = stasis_args(event)
+    if len(args) < 2 or args[0] != "inbound":
+        return None
+    return new_call(event)
+
+
+# Stasis() entries that start a call of their own, and the call's direction.
+CALL_ENTRIES = {"inbound": "inbound", "internal": "internal", "outbound": "outbound"}
+
+
+def new_call(event: dict) -> LiveCall | None:
+    """A LiveCall for `StasisStart` with args ['inbound'|'internal'|'outbound', '<number>'].
+
+    For `internal` (an agent dialled an intercom) and `outbound` the second argument is
+    what was dialled; it is kept in `inbound_number` (the number the call was placed to).
+    """
+    args = stasis_args(event)
     channel = event.get("channel") or {}
-    if len(args) < 2 or args[0] != "inbound" or not channel.get("id"):
+    if len(args) < 2 or args[0] not in CALL_ENTRIES or not channel.get("id"):
         return None
     caller = channel.get("caller") or {}
-    inbound_number = args[1]
+    dialled = args[1]
     call = LiveCall(
-        id=LiveCall.new_id(), direction="inbound", caller_channel_id=channel["id"],
-        inbound_number=inbound_number,
-        caller_number=normalize_caller_number(caller.get("number"), inbound_number),
+        id=LiveCall.new_id(), direction=CALL_ENTRIES[args[0]], caller_channel_id=channel["id"],
+        inbound_number=dialled,
+        caller_number=normalize_caller_number(caller.get("number"), dialled if dialled.startswith("+") else None),
         caller_name=(caller.get("name") or "").strip() or None,
     )
     call.legs[channel["id"]] = LiveLeg(channel["id"], "caller", endpoint=_endpoint_of(channel),
@@ -117,6 +137,11 @@ class CallSession:
         if kind in ("ChannelHangupRequest", "ChannelDestroyed") and channel_id and "cause" in event:
             self.causes[channel_id] = event.get("cause")
         if channel_id == self.call.caller_channel_id and kind in ("StasisEnd", "ChannelDestroyed", CHANNEL_GONE):
+            if self.call.flow is not None:
+                try:
+                    await self.call.flow.close()
+                except Exception:
+                    self.log.exception("flow_close_failed")
             await self._close(reason=kind)
             return True
         for listener in list(self.call.listeners):
@@ -127,11 +152,11 @@ class CallSession:
         self.started = True
         self.call.adopted = adopted
         if not self.persisted:
-            try:
-                await asyncio.to_thread(records.create_call, self.engine.settings.database_url, self.call)
-                self.persisted = True
-            except Exception:
-                self.log.exception("call_record_failed")
+            # Through the serial writer, not awaited: routing (the caller's wait for an
+            # agent's phone to ring) does not wait for the database. Every later write of
+            # the call goes through the same writer, so it lands after this one.
+            self.engine.writer.submit(records.create_call, self.engine.settings.database_url, self.call)
+            self.persisted = True
         self.log.info("call_started" if not adopted else "call_adopted", inbound_number=self.call.inbound_number,
                       caller_number=self.call.caller_number, synthetic=bool(event.get("synthetic")))
         self.engine.calls[self.call.id] = self.call
@@ -149,8 +174,9 @@ class CallSession:
         self.engine.calls.pop(call.id, None)
         if self.persisted:
             try:
-                await asyncio.to_thread(records.close_call, self.engine.settings.database_url, call.id,
-                                        ended_at=call.ended_at, outcome=call.outcome, causes=self.causes)
+                await self.engine.writer.submit(
+                    lambda: records.close_call(self.engine.settings.database_url, call.id, ended_at=call.ended_at,
+                                               outcome=call.outcome, causes=self.causes))
             except Exception:
                 self.log.exception("call_close_failed")
         self.log.info("call_ended", reason=reason, outcome=call.outcome)

@@ -163,6 +163,7 @@ async def test_reconnect_rebuilds_closes_vanished_calls_and_adopts_survivors(dem
         assert set(second.live.channels) == {survivor["id"], lost["id"]} and set(second.live.bridges) == {"b1"}
         await eventually(lambda: len(adopted) == 2)
         assert sorted(adopted) == [("1700000000.2", True), ("1700000000.3", False)]
+        await second.writer.drain()  # the record is written after routing starts, not before
         rows = {legs[0].channel_id: r for r, legs in records(demo_db)}
         assert rows["1700000000.1"].ended_at is not None and rows["1700000000.1"].outcome == "abandoned"
         assert rows["1700000000.2"].ended_at is None

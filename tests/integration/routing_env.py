@@ -1,0 +1,198 @@
+"""The routing tests' world: one data set, one sandbox config, SIPp phones and callers.
+
+ONE extended data set for every routing test (the demo seed, plus ten agents 2001..2010,
+a department per strategy with a 3 s ring timeout, closed and direct-line numbers, a test
+IVR, a persistent-path department with a 2 s Not Ready limit), so the generated pjsip.conf
+and dialplan are the same for every test and the sandbox Asterisk is not restarted between
+tests. Each test copies the template database, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import signal
+import time
+from pathlib import Path
+
+from sqlmodel import select
+
+from engine.config.files import write_all
+from engine.config.generator import generate
+from engine.settings import Settings, load_settings
+from engine.store import models as m
+from engine.store.migrate import upgrade
+from engine.store.seed import seed_demo
+from engine.store.session import make_engine, session_scope
+from tests.sipp_helpers import HOST, sipp_command
+
+RING = 3  # seconds: the test departments' ring timeout
+PATH_LIMIT = 2  # seconds: the path department's Not Ready limit
+N = {  # inbound numbers of the test data set
+    "longest_idle": "+442071838760", "round_robin": "+442071838761", "ring_all": "+442071838762",
+    "fixed_order": "+442071838763", "path": "+442071838764", "load": "+442071838765",
+    "closed_vm": "+442071838766", "closed_hangup": "+442071838767", "direct": "+442071838768",
+    "ivr": "+442071838769",
+}
+FORWARD_NUMBER = "+447911123459"  # agent 2010's call forwarding number (answered on the trunk)
+
+
+def agent_port(intercom: int) -> int:
+    return 7000 + intercom - 2000  # agent 2001 -> 7001 (SIPp takes 6000+ for media)
+
+
+def agent_password(intercom: int) -> str:
+    return f"test-secret-{intercom}"
+
+
+def build_template(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    with session_scope(url) as s:
+        demo = seed_demo(s)
+        never = m.TimeGroup(name="Never open", description="no rules: always closed", timezone="UTC")
+        s.add(never)
+        s.flush()
+        always = s.exec(select(m.TimeGroup).where(m.TimeGroup.name == "Always open")).one()
+        depts = {}
+        for key, strategy, queue, overflow in [
+            ("longest_idle", "longest_idle", True, "voicemail"), ("round_robin", "round_robin", False, "busy"),
+            ("ring_all", "ring_all", False, "voicemail"), ("fixed_order", "fixed_order", True, "voicemail"),
+            ("path", "longest_idle", True, "voicemail"), ("load", "longest_idle", True, "voicemail"),
+        ]:
+            depts[key] = m.Department(name=f"T {key}", strategy=strategy, use_as_queue=queue, overflow=overflow,
+                                      ring_timeout=RING, ready_after_sign_in=True, time_group_id=always.id,
+                                      not_ready_path_limit=PATH_LIMIT if key == "path" else 600)
+            s.add(depts[key])
+        s.flush()
+        agents = []
+        for i in range(1, 11):
+            intercom = 2000 + i
+            agents.append(m.Agent(name=f"Test Agent {intercom}", intercom=str(intercom), username=f"t{intercom}",
+                                  sip_username=f"agent{intercom}", sip_password=agent_password(intercom),
+                                  region="GB", call_forwarding_number=FORWARD_NUMBER if i == 10 else None))
+        s.add_all(agents)
+        s.flush()
+        for position, agent in enumerate(agents):
+            for dept in depts.values():
+                s.add(m.AgentDepartment(agent_id=agent.id, department_id=dept.id, position=position))
+        menu = m.Ivr(name="Test menu", greeting="beep", timeout=3, max_retries=1)
+        s.add(menu)
+        s.flush()
+        s.add(m.IvrOption(ivr_id=menu.id, digit="1", target_type="department", target_id=depts["longest_idle"].id))
+        for key in ("longest_idle", "round_robin", "ring_all", "fixed_order", "path", "load"):
+            s.add(m.InboundNumber(number=N[key], description=f"Test {key}", target_type="department",
+                                  target_id=depts[key].id, time_group_id=always.id))
+        s.add(m.InboundNumber(number=N["closed_vm"], description="Closed line", target_type="department",
+                              target_id=depts["longest_idle"].id, time_group_id=never.id,
+                              closed_announcement="vm-nobodyavail", closed_action="voicemail"))
+        s.add(m.InboundNumber(number=N["closed_hangup"], description="", target_type="department",
+                              target_id=depts["longest_idle"].id, time_group_id=never.id,
+                              closed_announcement="vm-goodbye", closed_action="hangup"))
+        s.add(m.InboundNumber(number=N["direct"], description="Direct line 2001", target_type="agent",
+                              target_id=agents[0].id, time_group_id=always.id))
+        s.add(m.InboundNumber(number=N["ivr"], description="Test IVR", target_type="ivr", target_id=menu.id,
+                              time_group_id=always.id))
+        del demo
+    make_engine(url).dispose()
+    return url
+
+
+def copy_db(template: Path, dest: Path) -> str:
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(template) + suffix)
+        if src.exists():
+            shutil.copy(src, Path(str(dest) + suffix))
+    return f"sqlite:///{dest}"
+
+
+def write_config(url: str, settings: Settings, out: Path) -> Path:
+    with session_scope(url) as s:
+        files = generate(s, settings)
+    return write_all(files, out)
+
+
+def settings_for(url: str) -> Settings:
+    return dataclasses.replace(load_settings(), database_url=url)
+
+
+def ids(url: str) -> dict:
+    with session_scope(url) as s:
+        agents = {int(a.intercom): a.id for a in s.exec(select(m.Agent)).all()}
+        depts = {d.name: d.id for d in s.exec(select(m.Department)).all()}
+    return {"agents": agents, "depts": depts}
+
+
+class Sipp:
+    """SIPp processes a test starts; all killed at the end (none outlives its test)."""
+
+    def __init__(self, settings: Settings, workdir: Path):
+        self.settings = settings
+        self.workdir = workdir
+        self.procs: list[tuple[str, asyncio.subprocess.Process, Path]] = []
+        self._n = 0
+
+    async def start(self, scenario: str, *, port: int, keys: dict | None = None, timeout: float = 30,
+                    calls: int = 1, auth=None, extra: list[str] = ()):
+        self._n += 1
+        wd = self.workdir / f"{self._n:02d}-{Path(scenario).stem}-{port}"
+        wd.mkdir(parents=True, exist_ok=True)
+        cmd = sipp_command(scenario, local_port=port, remote=f"{HOST}:{self.settings.sip_port}", keys=keys,
+                           auth=auth, timeout=timeout, calls=calls, workdir=wd, extra=list(extra))
+        proc = await asyncio.create_subprocess_exec(*cmd, cwd=wd, stdin=asyncio.subprocess.DEVNULL,
+                                                    stdout=asyncio.subprocess.DEVNULL,
+                                                    stderr=asyncio.subprocess.DEVNULL)
+        self.procs.append((scenario, proc, wd))
+        return proc
+
+    async def run(self, scenario: str, **kwargs) -> int:
+        proc = await self.start(scenario, **kwargs)
+        return await asyncio.wait_for(proc.wait(), kwargs.get("timeout", 30) + 10)
+
+    @staticmethod
+    def errors(proc_dir: Path) -> str:
+        return "\n".join(p.read_text(errors="replace")[-1500:] for p in proc_dir.glob("*_errors.log"))
+
+    async def register(self, intercom: int) -> None:
+        code = await self.run("register.xml", port=agent_port(intercom), timeout=10,
+                              keys={"user": f"agent{intercom}", "contact_port": agent_port(intercom), "expires": 600},
+                              auth=(f"agent{intercom}", agent_password(intercom)))
+        assert code == 0, f"agent{intercom} did not register: {self.errors(self.procs[-1][2])}"
+
+    async def phone(self, intercom: int, scenario: str = "uas_answer.xml", calls: int = 1, timeout: float = 60,
+                    extra: list[str] = ()):
+        """Register the agent's phone and start the SIPp that answers (or rejects) its calls."""
+        await self.register(intercom)
+        return await self.start(scenario, port=agent_port(intercom), calls=calls, timeout=timeout, extra=extra)
+
+    async def call(self, key: str, port: int, caller: str = "+447911123458", name: str = "Test Caller",
+                   scenario: str = "uac_wait_bye.xml", timeout: float = 30, extra: list[str] = ()):
+        number = N.get(key, key)
+        return await self.start(scenario, port=port, timeout=timeout, extra=extra,
+                                keys={"number": number, "caller": caller, "caller_name": name})
+
+    async def close(self) -> None:
+        for _, proc, _ in self.procs:
+            if proc.returncode is None:
+                try:
+                    proc.send_signal(signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                await proc.wait()
+
+
+async def eventually(predicate, timeout: float = 5.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(interval)
+
+
+def count_is(n: int, items: list):
+    """`items` when there are exactly `n` of them, else None (for `eventually`)."""
+    return items if len(items) == n else None
