@@ -23,7 +23,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import socket
-import statistics
 import sys
 import tempfile
 import time

@@ -28,7 +28,6 @@ from .dispatcher import Connect
 from .media import play_and_wait
 
 log = structlog.get_logger("engine.routing.connect")
-MAX_SCREEN_POPS = 1000  # kept for the REST resource after the call (wrap-up), then dropped
 
 if TYPE_CHECKING:  # pragma: no cover
     from .flow import CallFlow
@@ -78,20 +77,8 @@ async def connect(flow: CallFlow, command: Connect) -> None:
 
 
 async def publish_screen_pop(engine, call_id: str, agent_id: int, department_id: int | None) -> dict | None:
-    """Build the screen pop after every queued write (so it sees them) and publish it."""
-    agent = engine.routing.dispatcher.agents.get(agent_id)
-    state = agent.state.state if agent else "in_call"
-    url = engine.settings.database_url
-    try:
-        pop = await engine.writer.submit(screenpop_data.load, url, call_id, agent_id, state, department_id)
-    except Exception:  # a missing screen pop must not break the call
-        log.exception("screen_pop_failed", call_id=call_id)
-        return None
-    engine.screen_pops[call_id] = pop
-    while len(engine.screen_pops) > MAX_SCREEN_POPS:  # the oldest calls' pops go first
-        engine.screen_pops.pop(next(iter(engine.screen_pops)))
-    engine.bus.publish({"type": "screen_pop", "agent_id": agent_id, "call_id": call_id, "screen_pop": pop})
-    return pop
+    return await screenpop_data.publish(engine.routing, engine.bus, engine.settings.database_url, call_id,
+                                        agent_id, department_id)
 
 
 async def disconnect(flow: CallFlow) -> None:

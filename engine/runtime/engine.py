@@ -61,7 +61,6 @@ class Engine(RoutingHooks):
         self.routing = RoutingService(settings.database_url, writer=self.writer, publish=self.bus.publish,
                                       executor=self._execute)
         self.audio_paths = AudioPaths(self)
-        self.screen_pops: dict[str, dict] = {}  # call id -> the latest screen pop (REST resource)
         self._playbacks: dict[str, asyncio.Future] = {}
         self._published_registered: set[str] = set()
         self.live = LiveView()

@@ -38,9 +38,11 @@ class RoutingHooks:
         await asyncio.to_thread(self.directory.reload, self.settings.database_url)
 
     async def associate_contact(self, call_id: str, account_number: str, agent_id: int, **names) -> dict:
+        """The agent on the call associates it with a contact ID (see routing/contacts.py)."""
         from engine.routing.contacts import associate_contact
 
-        return await associate_contact(self, call_id, account_number, agent_id, **names)
+        return await associate_contact(self.routing, self.bus, self.settings.database_url, call_id,
+                                       account_number, by=f"agent {agent_id}", agent_id=agent_id, **names)
 
     async def _filter_events(self) -> None:
         """Ask Asterisk not to send events nothing here reads.

@@ -22,7 +22,7 @@ from . import fields as f
 from .errors import ValidationError
 
 ROLES = ("agent", "supervisor", "admin")
-# Screen-pop fields a manager may put on the agent's clipboard (see web/screenpop.py).
+# Screen-pop fields a manager may put on the agent's clipboard (see engine/routing/screenpop.py).
 CLIPBOARD_FIELDS = (
     "caller_name", "first_name", "last_name", "account_number", "phone_number", "inbound_number",
     "inbound_number_description", "department", "call_id",

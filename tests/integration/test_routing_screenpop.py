@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
+from engine.routing import screenpop_data
 from engine.routing.contacts import ContactAssociationError
 from engine.store import models as m
 from engine.store.session import session_scope
@@ -28,7 +29,11 @@ async def connected_pop(world, caller_number: str, name: str, port: int):
     event = await eventually(pop_event, 8)
     assert event, "no screen_pop event"
     assert event["agent_id"] == world.agent(2005)
-    assert world.engine.screen_pops[event["call_id"]] == event["screen_pop"]
+    # The REST resource loads the same dict the event carried.
+    agent = world.engine.routing.dispatcher.agents[world.agent(2005)]
+    loaded = screenpop_data.load(world.url, event["call_id"], world.agent(2005), agent.state.state,
+                                 world.engine.routing.department_of_agent.get(world.agent(2005)))
+    assert loaded == event["screen_pop"]
     return caller, event
 
 
@@ -62,7 +67,7 @@ async def test_screen_pop_formats_and_multi_match_and_association(world):
     await world.engine.associate_contact(call_id, "ACC-7777", world.agent(2005), first_name="New", last_name="Person")
     pops = await eventually(lambda: count_is(2, [e["screen_pop"] for e in world.events[before:] if e.get("type") == "screen_pop"]), 3)
     assert [p["fields"]["account_number"] for p in pops] == ["ACC-1001", "ACC-7777"]
-    assert world.engine.screen_pops[call_id]["contact"]["first_name"] == "New"
+    assert pops[-1]["contact"]["first_name"] == "New"
     with pytest.raises(ContactAssociationError):
         await world.engine.associate_contact(call_id, "ACC-1002", world.agent(2001))  # not on the call
     with session_scope(world.url) as s:

@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace as NS
 
-from web.screenpop import build_screen_pop
+from engine.routing.screenpop import build_screen_pop
 
 
 def call(**kw):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from engine.routing import contacts, screenpop_data
+from engine.routing.screenpop import is_withheld
 from engine.store import models as m
 from engine.store.errors import ValidationError
 from engine.store.phone import format_for_agent
@@ -19,29 +21,12 @@ from engine.store.session import session_scope
 from engine.store.users import CLIPBOARD_FIELDS
 
 from ..http import ApiError, F, check_body, db, forbidden, int_param, not_found, ok, read_json
-from ..keys import USER_KEY, BUS_KEY, ROUTING_KEY
+from ..keys import BUS_KEY, ROUTING_KEY, SETTINGS_KEY, USER_KEY
 from ..live import agent_live
 from ..routes import EVERYONE, SUPERVISORS, Route
-from ..screenpop import build_screen_pop, is_withheld
 
-DEFAULT_CLIPBOARD = ("first_name", "last_name", "account_number", "phone_number")
 CALL_CONTROL_NOTE = ("Call control from the desktop is not wired yet: use your phone's feature codes "
                      "(#1 / *2 transfer, *3 conference).")
-
-
-def contacts_for_number(session, number: str | None) -> list[m.Contact]:
-    if not number:
-        return []
-    return list(session.exec(
-        select(m.Contact).join(m.ContactPhone, m.ContactPhone.contact_id == m.Contact.id)
-        .where(m.ContactPhone.number == number).order_by(m.Contact.id)).unique().all())
-
-
-def clipboard_fields(session, department_id: int | None) -> list[str]:
-    rows = {s.department_id: s.fields for s in session.exec(select(m.ClipboardSetting)).all()}
-    if department_id in rows:
-        return list(rows[department_id])
-    return list(rows.get(None, DEFAULT_CLIPBOARD))
 
 
 def capabilities(agent, department) -> list[dict]:
@@ -53,29 +38,18 @@ def capabilities(agent, department) -> list[dict]:
 
 
 def load_screen_pop(db_url: str, call_id: str, agent_id: int, agent_state: str, department_id: int | None) -> dict:
+    """The engine's screen pop (one loader for the pushed event and this resource), plus
+    the call-control capabilities the desktop draws."""
+    try:
+        pop = screenpop_data.load(db_url, call_id, agent_id, agent_state, department_id)
+    except LookupError:
+        raise not_found(f"agent {agent_id}") from None
     with session_scope(db_url) as session:
-        record = session.get(m.CallRecord, call_id) or m.CallRecord(id=call_id)
         agent = session.get(m.Agent, agent_id)
-        if agent is None:
-            raise not_found(f"agent {agent_id}")
-        contacts = contacts_for_number(session, record.caller_number) if not is_withheld(record.caller_number) else []
-        if record.contact_id is not None and record.contact_id not in {c.id for c in contacts}:
-            associated = session.get(m.Contact, record.contact_id)
-            if associated is not None:
-                contacts.append(associated)
-        inbound = session.exec(select(m.InboundNumber).where(m.InboundNumber.number == record.inbound_number)).first() \
-            if record.inbound_number else None
-        dept_id = record.department_id or department_id
-        department = session.get(m.Department, dept_id) if dept_id else None
-        codes = session.exec(select(m.TerminationCode).where(
-            (m.TerminationCode.department_id.is_(None)) | (m.TerminationCode.department_id == dept_id))
-            .order_by(m.TerminationCode.name)).all()
-        pop = build_screen_pop(record, agent, contacts, inbound, codes, department, agent_state=agent_state,
-                               clipboard_fields=clipboard_fields(session, dept_id))
+        department = session.get(m.Department, pop["department_id"]) if pop.get("department_id") else None
         pop["capabilities"] = capabilities(agent, department)
-        pop["call_control_note"] = CALL_CONTROL_NOTE
-        pop["known"] = session.get(m.CallRecord, call_id) is not None
-        return pop
+    pop["call_control_note"] = CALL_CONTROL_NOTE
+    return pop
 
 
 async def current_call(request):
@@ -94,66 +68,26 @@ ASSOCIATE_BODY = {"account_number": F("string", required=True, description="the 
                   "last_name": F("string", description="for a new contact")}
 
 
-def associate(db_url: str, call_id: str, body: dict, username: str, agent_id: int | None) -> dict:
-    with session_scope(db_url) as session:
-        record = session.get(m.CallRecord, call_id)
-        if record is None:
-            raise not_found(f"call {call_id}")
-        if agent_id is not None and record.agent_id not in (None, agent_id):
-            raise forbidden("an agent may associate only their own calls")
-        if record.ended_at is not None:
-            raise ApiError(409, "call_ended", "the call has ended: association is for active calls", "account_number")
-        account = (body["account_number"] or "").strip()
-        if not account:
-            raise ValidationError("account_number", "is required")
-        contact = session.exec(select(m.Contact).where(m.Contact.account_number == account)).first()
-        created = contact is None
-        if created:
-            contact = m.Contact(account_number=account, first_name=body.get("first_name", ""),
-                                last_name=body.get("last_name", ""), region=_region(session, record))
-            session.add(contact)
-            session.flush()
-            if not is_withheld(record.caller_number):
-                session.add(m.ContactPhone(contact_id=contact.id, number=record.caller_number, label="caller"))
-        previous = record.contact_id
-        if previous == contact.id:
-            return {"call_id": call_id, "contact_id": contact.id, "changed": False}
-        if record.original_contact_id is None:
-            first = previous
-            if first is None:
-                matches = [c for c in contacts_for_number(session, record.caller_number)
-                           if not (created and c.id == contact.id)]
-                first = matches[0].id if len(matches) == 1 else None
-            record.original_contact_id = first
-        record.contact_id = contact.id
-        session.add(record)
-        session.add(m.CallEvent(call_id=call_id, kind="contact_associated", detail={
-            "contact_id": contact.id, "account_number": contact.account_number, "previous_contact_id": previous,
-            "created_contact": created, "by": username}))
-        return {"call_id": call_id, "contact_id": contact.id, "original_contact_id": record.original_contact_id,
-                "previous_contact_id": previous, "created_contact": created, "changed": True}
-
-
-def _region(session, record) -> str:
-    if record.agent_id:
-        agent = session.get(m.Agent, record.agent_id)
-        if agent is not None:
-            return agent.region
-    return "US"
-
-
 async def associate_contact(request):
     """Associate (or re-associate) an active call with a contact ID; a new ID creates the contact."""
     call_id = request.match_info["call_id"]
     body = check_body(await read_json(request), ASSOCIATE_BODY)
     user = request[USER_KEY]
-    if user.role == "agent":
-        live = agent_live(request.app[ROUTING_KEY], user.agent_id)
-        if live["call_id"] != call_id:
-            raise forbidden("an agent may associate only the call they are on")
-    result = await db(request, associate, call_id, body, user.username, user.agent_id if user.role == "agent" else None)
-    request.app[BUS_KEY].publish({"type": "call_changed", "call_id": call_id,
-                                  "agent_id": user.agent_id if user.role == "agent" else None})
+    agent_id = user.agent_id if user.role == "agent" else None
+    try:
+        result = await contacts.associate_contact(
+            request.app[ROUTING_KEY], request.app[BUS_KEY], request.app[SETTINGS_KEY].database_url, call_id,
+            body["account_number"], by=user.username, agent_id=agent_id,
+            first_name=body.get("first_name") or "", last_name=body.get("last_name") or "")
+    except contacts.ContactAssociationError as exc:
+        if exc.code == "not_found":
+            raise not_found(f"call {call_id}") from None
+        if exc.code == "forbidden":
+            raise forbidden(exc.message) from None
+        if exc.code == "invalid" and exc.field:
+            raise ValidationError(exc.field, exc.message) from None
+        raise ApiError(409 if exc.code == "call_ended" else 400, exc.code, exc.message, exc.field) from None
+    request.app[BUS_KEY].publish({"type": "call_changed", "call_id": call_id, "agent_id": agent_id})
     return ok(result)
 
 
@@ -207,7 +141,7 @@ def read_clipboard(db_url: str) -> dict:
     with session_scope(db_url) as session:
         rows = session.exec(select(m.ClipboardSetting)).all()
         by_dept = {str(r.department_id): r.fields for r in rows if r.department_id is not None}
-        glob = next((r.fields for r in rows if r.department_id is None), list(DEFAULT_CLIPBOARD))
+        glob = next((r.fields for r in rows if r.department_id is None), list(screenpop_data.DEFAULT_CLIPBOARD))
         return {"available": list(CLIPBOARD_FIELDS), "global": glob, "departments": by_dept}
 
 
