@@ -2,7 +2,7 @@
 
 Seeds the demo database (once), generates the Asterisk configuration from it, brings the
 sandbox Asterisk up with that configuration, prints how to register a softphone and which
-number to call, then runs the engine in the foreground until Ctrl-C.
+number to call, then runs the engine and the dashboard in the foreground until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ def demo_instructions(settings: Settings) -> str:
                                           sip_port=settings.sip_port)
         )
     lines.append("")
+    from web.app import web_port
+
+    lines.append(f"Dashboard and agent desktop: http://127.0.0.1:{web_port(settings)}/  (log in as supervisor / "
+                 "super-pass-1, admin / admin-pass-1, or an agent: alice / agent-pass-1)")
+    lines.append("An agent signs in on the desktop and picks Ready; the Sales hotline then rings their softphone.")
     lines.append(f"ARI: {settings.ari_url}ari  AMI: {settings.pbx_host}:{settings.ami_port}")
     lines.append("Stop with Ctrl-C (the engine); `switchboard pbx down` stops Asterisk.")
     return "\n".join(lines)

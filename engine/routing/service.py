@@ -56,6 +56,9 @@ class RoutingService:
         self.department_of_agent: dict[int, int | None] = {}
         self.ready_after_sign_in: dict[int, bool] = {}
         self._seen_state: dict[int, str] = {}  # last state handed on, per agent
+        # Called after every `load()`: caches elsewhere (the engine's routing directory)
+        # that must see the same configuration change.
+        self.reload_hooks: list[Callable[[], None]] = []
 
     # -- loading -----------------------------------------------------------------------
     def load(self) -> None:
@@ -85,6 +88,8 @@ class RoutingService:
             if presence is not None:
                 self.department_of_agent[agent.id] = presence.department_id
             self._seen_state[agent.id] = state.state
+        for hook in self.reload_hooks:
+            hook()
 
     # -- agent actions -----------------------------------------------------------------
     def sign_in(self, agent_id: int, department_id: int | None = None) -> st.AgentState:

@@ -16,13 +16,23 @@ from .engine import Engine
 
 
 async def serve(settings: Settings) -> None:
+    """The engine and, in the same process, the web side (REST, websocket, pages): the
+    dashboard sees every state change the moment the engine makes it, with no broker."""
+    from web.app import start_web, web_port
+
     engine = Engine(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, engine.request_stop)
+    runner = None
     try:
+        await engine.start()
+        runner = await start_web(settings, engine.routing, engine.bus)
+        get_logger("engine.runtime.cli").info("web_started", url=f"http://127.0.0.1:{web_port(settings)}/")
         await engine.run()
     finally:
+        if runner is not None:
+            await runner.cleanup()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 

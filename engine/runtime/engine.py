@@ -60,6 +60,8 @@ class Engine(RoutingHooks):
         self.directory = RoutingDirectory()
         self.routing = RoutingService(settings.database_url, writer=self.writer, publish=self.bus.publish,
                                       executor=self._execute)
+        # An admin's change through the web reloads the routing service: the directory too.
+        self.routing.reload_hooks.append(lambda: self.directory.reload(settings.database_url))
         self.audio_paths = AudioPaths(self)
         self._playbacks: dict[str, asyncio.Future] = {}
         self._published_registered: set[str] = set()
@@ -87,8 +89,7 @@ class Engine(RoutingHooks):
         self._running = True
         self._stop_requested.clear()
         self.writer.start()
-        await asyncio.to_thread(self.routing.load)
-        await asyncio.to_thread(self.directory.reload, self.settings.database_url)
+        await asyncio.to_thread(self.routing.load)  # reloads the directory too (reload hook)
         self._tasks.append(asyncio.create_task(self._registration_worker(), name="registrations"))
         await self.ari.start()
         await self.ami.start()
