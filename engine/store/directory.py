@@ -14,7 +14,7 @@ Queue" and the 5-digit transfer code that feature codes `#1`/`#2` dial. IVRs sha
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import ClassVar, Optional
 
 from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -106,6 +106,10 @@ class Agent(SQLModel, table=True):
     """An agent: every column of the agent list, plus SIP credentials and a region."""
 
     __tablename__ = "agent"
+    # Written by the engine on every call or registration, never by an admin: an update
+    # touching only these skips re-validation (see store/session.py).
+    LIVE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"calls_answered", "extension_status_at", "extension_contact"})
     id: Optional[int] = Field(default=None, primary_key=True)  # "Agent ID"
     name: str
     call_forwarding_number: Optional[str] = None

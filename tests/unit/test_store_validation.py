@@ -118,3 +118,21 @@ def test_contact_phone_uses_the_contacts_region(demo_db):
     with session_scope(demo_db) as session:
         numbers = session.exec(select(m.ContactPhone.number).where(m.ContactPhone.label == "work")).all()
     assert numbers == ["+442079460002"]
+
+
+def test_live_counter_updates_skip_revalidation_but_admin_fields_do_not(demo_db):
+    from engine.store.session import _changed_keys  # noqa: F401  (the mechanism under test)
+
+    with session_scope(demo_db) as session:
+        alice = session.exec(select(m.Agent).where(m.Agent.username == "alice")).one()
+        alice.calls_answered += 1
+        session.add(alice)
+    with pytest.raises(ValidationError, match="call_forwarding_number"):
+        with session_scope(demo_db) as session:
+            alice = session.exec(select(m.Agent).where(m.Agent.username == "alice")).one()
+            alice.calls_answered += 1
+            alice.call_forwarding_number = "not a number"
+            session.add(alice)
+    with session_scope(demo_db) as session:
+        alice = session.exec(select(m.Agent).where(m.Agent.username == "alice")).one()
+    assert alice.calls_answered == 1 and alice.call_forwarding_number == "+447911123456"
