@@ -11,7 +11,7 @@ import os
 from aiohttp import WSCloseCode, web
 
 from . import auth, pages, ws
-from .api import agents, calls, codes, departments, desktop, groups, inbound_numbers, ivrs, time_groups, users
+from .api import agents, calls, codes, departments, desktop, groups, hold, inbound_numbers, ivrs, time_groups, users
 from .http import error_middleware, ok
 from .keys import AUTH_KEY, BUS_KEY, ROUTING_KEY, SETTINGS_KEY, SOCKETS_KEY
 from .routes import EVERYONE, PUBLIC, Route, openapi, register
@@ -49,6 +49,7 @@ def route_table() -> list[Route]:
         Route("GET", "/api/session", auth.session_info, EVERYONE, "Read the session", tag="session"),
         *agents.ROUTES, *desktop.ROUTES, *calls.ROUTES, *groups.ROUTES, *departments.ROUTES, *ivrs.ROUTES,
         *time_groups.ROUTES, *inbound_numbers.ROUTES, *codes.ROUTES, *users.ROUTES,
+        *hold.ROUTES,  # hold, resume, answer a waiting call
     ]
 
 

@@ -12,7 +12,12 @@ Events a page receives (JSON text frames):
 - `{"type": "extension_status", "agent_id", "status": "registered"|"unregistered", "seq"}`
   (published by the runtime when AMI reports a registration change);
 - `{"type": "agent_changed", "agent_id"}` / `{"type": "groups_changed"}` after an admin edit;
-- `{"type": "call_changed", "call_id"}` after a contact association.
+- `{"type": "call_changed", "call_id"}` after a contact association;
+- `{"type": "call_hold", "call_id", "agent_id", "held", "by", "at"}` (and `"refused"` when a
+  phone's hold was refused by the manager's setting), engine/features/hold.py;
+- `{"type": "call_waiting" | "call_waiting_ended", "call_id", "agent_id", "caller",
+   "caller_name", ...}` for the agent a second call is waiting for (engine/features/waiting.py).
+Call events carry the agent's id, so an agent's socket receives those of their own calls only.
 A page that falls too far behind is closed with code 4000 ("lagging"); it reconnects and
 gets a fresh snapshot, instead of the server buffering without bound.
 

@@ -61,8 +61,9 @@ class Actor:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    # Not `event=`: structlog's first argument is named `event`.
                     log.exception("actor_handler_failed", actor=self.key,
-                                  event=message.get("type") if isinstance(message, dict) else type(message).__name__)
+                                  message_type=message.get("type") if isinstance(message, dict) else type(message).__name__)
         finally:
             self.finished = True
             if self.on_done is not None:

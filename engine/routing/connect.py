@@ -55,7 +55,9 @@ async def connect(flow: CallFlow, command: Connect) -> None:
         if command.persistent:
             await play_and_wait(engine, channel_id, "sound:beep", timeout=5)
             await engine.audio_paths.take(command.agent_id, call.id)
-        await engine.ari.request("POST", f"bridges/{bridge_id}/addChannel", channel=channel_id)
+        # absorbDTMF: the agent's feature codes reach the engine, not the caller's ear.
+        await engine.ari.request("POST", f"bridges/{bridge_id}/addChannel", channel=channel_id,
+                                 absorbDTMF="true")
     except AriError as exc:
         flow.log.warning("connect_failed", agent_id=command.agent_id, error=str(exc))
         await flow.media.hangup()
@@ -74,6 +76,8 @@ async def connect(flow: CallFlow, command: Connect) -> None:
     engine.bus.publish({"type": "call", "call_id": call.id, "state": "connected", "agent_id": command.agent_id,
                         "department_id": flow.department_id, "persistent": command.persistent})
     await publish_screen_pop(flow.engine, call.id, command.agent_id, flow.department_id)
+    if not command.persistent:
+        await flow.features.on_connected(channel_id)  # the phone's transfer button -> the engine
 
 
 async def publish_screen_pop(engine, call_id: str, agent_id: int, department_id: int | None) -> dict | None:
@@ -84,7 +88,11 @@ async def publish_screen_pop(engine, call_id: str, agent_id: int, department_id:
 async def disconnect(flow: CallFlow) -> None:
     """The caller has left: release the agent's channel and the bridge."""
     engine, call = flow.engine, flow.call
-    if flow.agent_channel is not None:
+    from engine.features.waiting import hand_back
+
+    if flow.agent_channel is not None and await hand_back(flow):
+        pass  # call waiting: the agent's leg went back to the call they had put on hold
+    elif flow.agent_channel is not None:
         if flow.persistent:
             await engine.audio_paths.give_back(flow.agent_id, call.id, flow.bridge_id)
             flow.write(records.update_leg, call.id, flow.agent_channel, ended_at=utcnow())

@@ -39,6 +39,8 @@ class DepartmentConf:
     time_group_id: int | None
     not_ready_path_limit: int
     ring_timeout: int
+    use_as_queue: bool = True
+    transfer_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class AgentConf:
     call_forwarding_number: str | None
     alternative_numbers: tuple[str, ...]
     extension_caller_id: str | None
+    admin_status: str = "active"
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class IvrConf:
     timeout: int
     max_retries: int
     options: dict[str, tuple[str, int | None]]  # digit -> (target_type, target_id)
+    transfer_code: str | None = None
 
 
 @dataclass
@@ -72,6 +76,7 @@ class RoutingDirectory:
     time_groups: dict[int, tuple[str, tuple[Interval, ...]]] = field(default_factory=dict)
     by_sip_username: dict[str, int] = field(default_factory=dict)
     by_intercom: dict[str, int] = field(default_factory=dict)
+    by_transfer_code: dict[str, tuple[str, int]] = field(default_factory=dict)  # code -> (department|ivr, id)
 
     @classmethod
     def load(cls, db_url: str) -> RoutingDirectory:
@@ -86,15 +91,17 @@ class RoutingDirectory:
                                              n.time_group_id, n.closed_announcement, n.closed_action)
                        for n in s.exec(select(m.InboundNumber)).all()}
             departments = {d.id: DepartmentConf(d.id, d.name, d.moh_class, d.time_group_id, d.not_ready_path_limit,
-                                                d.ring_timeout)
+                                                d.ring_timeout, d.use_as_queue, d.transfer_code or None)
                            for d in s.exec(select(m.Department)).all()}
             agents = {a.id: AgentConf(a.id, a.name, a.sip_username, a.intercom, a.region, a.call_forwarding_number,
-                                      tuple(a.alternative_numbers or ()), a.extension_caller_id)
+                                      tuple(a.alternative_numbers or ()), a.extension_caller_id,
+                                      a.admin_status)
                       for a in s.exec(select(m.Agent)).all()}
             options: dict[int, dict[str, tuple[str, int | None]]] = {}
             for o in s.exec(select(m.IvrOption)).all():
                 options.setdefault(o.ivr_id, {})[o.digit] = (o.target_type, o.target_id)
-            ivrs = {i.id: IvrConf(i.id, i.name, i.greeting, i.timeout, i.max_retries, options.get(i.id, {}))
+            ivrs = {i.id: IvrConf(i.id, i.name, i.greeting, i.timeout, i.max_retries, options.get(i.id, {}),
+                                  i.transfer_code or None)
                     for i in s.exec(select(m.Ivr)).all()}
             rules: dict[int, list[Interval]] = {}
             for r in s.exec(select(m.TimeGroupRule)).all():
@@ -105,6 +112,9 @@ class RoutingDirectory:
             inbound, departments, agents, ivrs, groups)
         self.by_sip_username = {a.sip_username: a.id for a in agents.values()}
         self.by_intercom = {a.intercom: a.id for a in agents.values()}
+        self.by_transfer_code = {**{i.transfer_code: ("ivr", i.id) for i in ivrs.values() if i.transfer_code},
+                                 **{d.transfer_code: ("department", d.id) for d in departments.values()
+                                    if d.transfer_code}}
 
     def is_open(self, time_group_id: int | None, at: datetime) -> bool:
         """No time group means always open; an unknown one (deleted meanwhile) too."""

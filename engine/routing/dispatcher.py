@@ -16,7 +16,7 @@ Asterisk reports (answered, no answer, caller hung up). All times come in as arg
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..agents import state as st
@@ -65,6 +65,17 @@ class Overflow:
 
 
 @dataclass(frozen=True)
+class CallWaiting:
+    """Call waiting: the agent of a direct call is In Call. Beep to them (they alone hear
+    it), tell their desktop, and give up after `timeout` s (`waiting_timed_out`)."""
+
+    call_id: str
+    agent_id: int
+    timeout: int
+    active_call_id: str | None = None  # the call the agent is talking on
+
+
+@dataclass(frozen=True)
 class AgentStateChanged:
     """Persist and publish the agent's new state (with its effects)."""
 
@@ -97,10 +108,11 @@ class CallInfo:
     id: str
     department_id: int | None
     arrived_at: datetime
-    status: str = "new"  # new | waiting | offering | connected | ended
+    status: str = "new"  # new | waiting | offering | connected | call_waiting | ended
     offered_to: set[int] = field(default_factory=set)
     declined_by: set[int] = field(default_factory=set)
     agent_id: int | None = None  # a direct call to one agent
+    queue: bool | None = None  # a transfer's `#1`/`#2` choice; None: the department's setting
 
 
 class RoutingError(ValueError):
@@ -113,6 +125,10 @@ class Dispatcher:
         self.agents: dict[int, AgentInfo] = {}
         self.calls: dict[str, CallInfo] = {}
         self.last_agent: dict[int, int] = {}  # department -> agent who got its last call
+        # Call waiting (see `_call_waiting`): agent -> the direct call waiting for them, and
+        # agent -> the call they put on hold to answer it.
+        self.waiting_for: dict[int, str] = {}
+        self.held_for: dict[int, str] = {}
 
     # -- configuration -----------------------------------------------------------------
     def set_department(self, dept: DepartmentInfo) -> None:
@@ -177,7 +193,9 @@ class Dispatcher:
         call = self.calls.pop(call_id, None)
         if call is None:
             return []
-        cmds: list = []
+        cmds: list = self._waiting_call_ended(call, now)
+        if cmds:
+            return cmds
         for agent_id in sorted(call.offered_to):
             cmds += self._withdraw(call, agent_id, now)
         call.status = "ended"
@@ -287,7 +305,10 @@ class Dispatcher:
         # Nobody Ready.
         if call.status == "waiting":
             return []
-        queue_on = dept.use_as_queue if dept else False
+        waiting = self._call_waiting(call)
+        if waiting:
+            return waiting
+        queue_on = call.queue if call.queue is not None else (dept.use_as_queue if dept else False)
         if queue_on:
             call.status = "waiting"
             return [Wait(call.id, self.waiting_calls(call.department_id).index(call.id) + 1)]
@@ -308,4 +329,139 @@ class Dispatcher:
                 continue
             call.status = "new"
             return self._route(call, now)
+        return []
+
+    # -- transfers (engine/features/transfers.py) ----------------------------------------
+    # A connected call keeps its CallInfo (status "connected") until `call_ended`. A blind
+    # transfer to an agent or department *re-routes* that same CallInfo: the transferring
+    # agent is released (wrap-up, as after any call end), the call keeps its arrival time
+    # (its place among waiting calls) and is routed again, so "no caller lost" and the
+    # agent state rules hold exactly as for a new call. An attended transfer to an agent
+    # *reserves* the recipient (Ready -> Ringing -> In Call) so no other call is offered
+    # to them while they are consulted.
+    def reroute(self, call_id: str, department_id: int | None, now: datetime, agent_id: int | None = None,
+                queue: bool | None = None) -> list:
+        call = self._call(call_id)
+        if agent_id is None and department_id not in self.departments:
+            raise RoutingError(f"unknown department {department_id}")
+        if agent_id is not None and agent_id not in self.agents:
+            raise RoutingError(f"unknown agent {agent_id}")
+        cmds: list = []
+        for other in sorted(call.offered_to):
+            cmds += self._withdraw(call, other, now)
+        released = [a for a in self.agents.values() if a.state.state == st.IN_CALL and a.state.call_id == call_id]
+        for agent in released:
+            cmds += self._transition(agent, st.call_ended(call_id, wrap_up=True), now)
+        for held_agent, held in list(self.held_for.items()):
+            if held == call_id:  # a held call routed again (its agent left: waiting.agent_gone)
+                del self.held_for[held_agent]
+        call.department_id, call.agent_id, call.queue = department_id, agent_id, queue
+        call.offered_to, call.declined_by, call.status = set(), set(), "new"
+        cmds += self._route(call, now)
+        for agent in released:
+            if agent.state.state == st.READY:
+                cmds += self._deliver_waiting(agent, now)
+        return cmds
+
+    def release_agent(self, call_id: str, agent_id: int, now: datetime, wrap_up: bool = True) -> list:
+        """One agent leaves a call that goes on (attended transfer completed, conference left)."""
+        agent = self.agents.get(agent_id)
+        if agent is None or agent.state.state != st.IN_CALL or agent.state.call_id != call_id:
+            return []
+        cmds = self._transition(agent, st.call_ended(call_id, wrap_up=wrap_up), now)
+        return cmds + (self._deliver_waiting(agent, now) if agent.state.state == st.READY else [])
+
+    def reserve(self, call_id: str, agent_id: int, now: datetime) -> list:
+        """The recipient of an attended transfer: Ready -> Ringing for this call."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise RoutingError(f"unknown agent {agent_id}")
+        if agent.state.state != st.READY or agent.admin_status != "active":
+            raise RoutingError(f"agent {agent_id} is not available")
+        self._call(call_id)
+        return self._transition(agent, st.offer(call_id), now)
+
+    def reserve_answered(self, call_id: str, agent_id: int, now: datetime) -> list:
+        agent = self.agents.get(agent_id)
+        if agent is None or agent.state.state != st.RINGING or agent.state.call_id != call_id:
+            return []
+        return self._transition(agent, st.answer(call_id), now)
+
+    def reserve_failed(self, call_id: str, agent_id: int, now: datetime) -> list:
+        """The recipient did not answer, was busy or hung up the consultation."""
+        agent = self.agents.get(agent_id)
+        if agent is None or agent.state.call_id != call_id:
+            return []
+        if agent.state.state == st.RINGING:
+            cmds = self._transition(agent, st.offer_failed(call_id), now)
+        elif agent.state.state == st.IN_CALL:
+            cmds = self._transition(agent, st.call_ended(call_id, wrap_up=True), now)
+        else:
+            return []
+        return cmds + (self._deliver_waiting(agent, now) if agent.state.state == st.READY else [])
+
+    # -- call waiting (the one exception to "one call per agent") -----------------------
+    # An agent In Call may have ONE more call waiting, and only a direct call (their direct
+    # line, or an agent dialling their intercom): department calls have other agents and a
+    # queue. The waiting call is not an offer (the agent stays In Call, nothing rings); the
+    # agent hears a double beep and may answer it, which puts the first call on hold. An
+    # agent with a call already on hold gets no second waiting call (it overflows).
+    direct_ring_timeout = 20  # seconds, when the agent has no department
+
+    def _call_waiting(self, call: CallInfo) -> list:
+        agent = self.agents.get(call.agent_id) if call.agent_id is not None else None
+        if agent is None or agent.state.state != st.IN_CALL or agent.admin_status != "active" \
+                or agent.id in self.waiting_for or agent.id in self.held_for or agent.id in call.declined_by:
+            return []
+        timeouts = [self.departments[d].ring_timeout for d in agent.departments if d in self.departments]
+        call.status = "call_waiting"
+        self.waiting_for[agent.id] = call.id
+        return [CallWaiting(call.id, agent.id, min(timeouts) if timeouts else self.direct_ring_timeout,
+                            agent.state.call_id)]
+
+    def waiting_timed_out(self, call_id: str, now: datetime) -> list:
+        """Nobody answered the waiting call in time: the direct call's overflow (voicemail)."""
+        call = self.calls.get(call_id)
+        if call is None or call.status != "call_waiting":
+            return []
+        self.waiting_for.pop(call.agent_id, None)
+        call.declined_by.add(call.agent_id)  # not waiting a second time
+        call.status = "new"
+        return self._route(call, now)  # Ready by now: offered; else overflow (or waiting again)
+
+    def waiting_answered(self, call_id: str, agent_id: int, now: datetime) -> list:
+        """The agent answers their waiting call: the current one goes on hold."""
+        call = self._call(call_id)
+        agent = self.agents.get(agent_id)
+        if call.status != "call_waiting" or self.waiting_for.get(agent_id) != call_id or agent is None:
+            raise RoutingError(f"call {call_id} is not waiting for agent {agent_id}")
+        del self.waiting_for[agent_id]
+        call.status = "connected"
+        if agent.state.state == st.READY:  # the first call ended meanwhile: a plain connect
+            return self._transition(agent, st.connect(call_id), now)
+        if agent.state.state != st.IN_CALL:
+            call.status = "call_waiting"
+            self.waiting_for[agent_id] = call_id
+            raise RoutingError(f"agent {agent_id} is {agent.state.state}, not in a call")
+        self.held_for[agent_id] = agent.state.call_id
+        return self._switch(agent, call_id, now)
+
+    def _switch(self, agent: AgentInfo, call_id: str, now: datetime) -> list:
+        """The agent, still In Call, now talks on `call_id` (the state machine has no event
+        for this: In Call stays In Call, only the call changes)."""
+        agent.state = replace(agent.state, call_id=call_id)
+        return [AgentStateChanged(agent.id, agent.state, ("call_switched",))]
+
+    def _waiting_call_ended(self, call: CallInfo, now: datetime) -> list:
+        """Call-waiting bookkeeping when `call` ends; commands when it settled the agent."""
+        for agent_id, waiting in list(self.waiting_for.items()):
+            if waiting == call.id:
+                del self.waiting_for[agent_id]
+        for agent_id, held in list(self.held_for.items()):
+            agent = self.agents[agent_id]
+            if held == call.id:  # the held caller left
+                del self.held_for[agent_id]
+            elif agent.state.state == st.IN_CALL and agent.state.call_id == call.id and held in self.calls:
+                del self.held_for[agent_id]  # back to the held call (still on hold)
+                return self._switch(agent, held, now)
         return []

@@ -42,6 +42,9 @@ async def route_call(ctx: CallContext) -> None:
     flow = CallFlow(ctx)
     ctx.call.listeners.append(flow.on_message)
     ctx.call.flow = flow
+    from engine.features import hold  # hold, resume and call waiting listen to the call too
+
+    hold.attach(flow)
     await flow.start()
 
 
@@ -64,6 +67,10 @@ class CallFlow:
         self.recording: str | None = None
         self.outbound_channel: str | None = None  # the far end of an agent's outbound call
         self._timers: list[asyncio.Task] = []
+        # Transfers, conference, feature codes, REST call control, REFER (engine/features/).
+        from engine.features.transfers import CallFeatures
+
+        self.features = CallFeatures(self)
 
     # -- plumbing used by the helpers -------------------------------------------------
     def write(self, fn: Callable, *args, **kwargs) -> None:
@@ -194,6 +201,8 @@ class CallFlow:
         kind = message.get("type")
         if self.phase == "ended":
             return
+        if await self.features.on_message(message):  # transfers / feature codes first
+            return
         if kind == COMMAND:
             await self.on_command(message["command"])
         elif kind == TIMER:
@@ -262,6 +271,7 @@ class CallFlow:
         for task in self._timers:
             task.cancel()
         await self.offers.cancel_all()
+        await self.features.on_caller_left()
         if self.outbound_channel and self.outbound_channel != self.agent_channel:
             await self.hangup_channel(self.outbound_channel)  # the agent gave up before the answer
         if phase == "adopted":

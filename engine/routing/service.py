@@ -59,6 +59,9 @@ class RoutingService:
         # Called after every `load()`: caches elsewhere (the engine's routing directory)
         # that must see the same configuration change.
         self.reload_hooks: list[Callable[[], None]] = []
+        # The engine's call control (engine/features/control.py) for the web side; None
+        # when the web runs without an engine (then call-control endpoints answer 503).
+        self.call_control = None
 
     # -- loading -----------------------------------------------------------------------
     def load(self) -> None:
@@ -144,8 +147,34 @@ class RoutingService:
     def call_ended(self, call_id: str, wrap_up: bool = True) -> None:
         self.handle(self.dispatcher.call_ended(call_id, self.clock(), wrap_up=wrap_up), reason="call_end")
 
+    # -- transfers (see Dispatcher.reroute / reserve) ----------------------------------
+    def reroute(self, call_id: str, department_id: int | None, agent_id: int | None = None,
+                queue: bool | None = None) -> None:
+        self.handle(self.dispatcher.reroute(call_id, department_id, self.clock(), agent_id=agent_id, queue=queue),
+                    reason="transfer")
+
+    def release_agent(self, call_id: str, agent_id: int) -> None:
+        self.handle(self.dispatcher.release_agent(call_id, agent_id, self.clock()), reason="transfer")
+
+    def reserve(self, call_id: str, agent_id: int) -> None:
+        self.handle(self.dispatcher.reserve(call_id, agent_id, self.clock()), reason="transfer")
+
+    def reserve_answered(self, call_id: str, agent_id: int) -> None:
+        self.handle(self.dispatcher.reserve_answered(call_id, agent_id, self.clock()), reason="transfer")
+
+    def reserve_failed(self, call_id: str, agent_id: int) -> None:
+        self.handle(self.dispatcher.reserve_failed(call_id, agent_id, self.clock()), reason="transfer")
+
     def set_persistent_path(self, agent_id: int, is_open: bool) -> None:
         self.handle(self.dispatcher.set_persistent_path(agent_id, is_open, self.clock()), reason="audio_path")
+
+    def waiting_timed_out(self, call_id: str) -> None:
+        """Call waiting: the agent did not answer the waiting call in time."""
+        self.handle(self.dispatcher.waiting_timed_out(call_id, self.clock()), reason="call_waiting_timeout")
+
+    def waiting_answered(self, call_id: str, agent_id: int) -> None:
+        """Call waiting: the agent answers it (their current call goes on hold)."""
+        self.handle(self.dispatcher.waiting_answered(call_id, agent_id, self.clock()), reason="call_waiting")
 
     def settle_call(self, call_id: str) -> None:
         """Agents the database says are Ringing for / In Call on `call_id`, a call the

@@ -22,6 +22,7 @@ from engine.agents.audio_path import AudioPaths
 from engine.calls import records
 from engine.calls.actors import Actor, CallDispatcher
 from engine.calls.model import LiveCall
+from engine.features.hold import CallControl as HoldCallControl
 from engine.events import EventBus
 from engine.pbx.ami import AmiClient, AmiError, parse_contact_list, parse_contact_status
 from engine.pbx.ari import AriClient, AriError
@@ -63,6 +64,13 @@ class Engine(RoutingHooks):
         # An admin's change through the web reloads the routing service: the directory too.
         self.routing.reload_hooks.append(lambda: self.directory.reload(settings.database_url))
         self.audio_paths = AudioPaths(self)
+        # Call control for the web side (transfers, conference, hang-up): engine/features.
+        from engine.features.control import CallControl
+
+        self.routing.call_control = CallControl(self)
+        # Hold, resume, call waiting: what the web side asks of a live call (engine/features/hold.py).
+        self.hold_control = HoldCallControl(self)
+        self.routing.hold_control = self.hold_control
         self._playbacks: dict[str, asyncio.Future] = {}
         self._published_registered: set[str] = set()
         self.live = LiveView()

@@ -134,10 +134,14 @@ class Sipp:
         self._n = 0
 
     async def start(self, scenario: str, *, port: int, keys: dict | None = None, timeout: float = 30,
-                    calls: int = 1, auth=None, extra: list[str] = ()):
+                    calls: int = 1, auth=None, extra: list[str] = (), files: dict[str, Path] | None = None):
+        """`files`: copied into SIPp's working directory (e.g. the pcap a scenario's
+        `play_pcap_audio` names by a relative path: keys are not substituted in attributes)."""
         self._n += 1
         wd = self.workdir / f"{self._n:02d}-{Path(scenario).stem}-{port}"
         wd.mkdir(parents=True, exist_ok=True)
+        for name, src in (files or {}).items():
+            shutil.copy(src, wd / name)
         cmd = sipp_command(scenario, local_port=port, remote=f"{HOST}:{self.settings.sip_port}", keys=keys,
                            auth=auth, timeout=timeout, calls=calls, workdir=wd, extra=list(extra))
         proc = await asyncio.create_subprocess_exec(*cmd, cwd=wd, stdin=asyncio.subprocess.DEVNULL,
@@ -167,9 +171,10 @@ class Sipp:
         return await self.start(scenario, port=agent_port(intercom), calls=calls, timeout=timeout, extra=extra)
 
     async def call(self, key: str, port: int, caller: str = "+447911123458", name: str = "Test Caller",
-                   scenario: str = "uac_wait_bye.xml", timeout: float = 30, extra: list[str] = ()):
+                   scenario: str = "uac_wait_bye.xml", timeout: float = 30, extra: list[str] = (),
+                   files: dict[str, Path] | None = None):
         number = N.get(key, key)
-        return await self.start(scenario, port=port, timeout=timeout, extra=extra,
+        return await self.start(scenario, port=port, timeout=timeout, extra=extra, files=files,
                                 keys={"number": number, "caller": caller, "caller_name": name})
 
     async def close(self) -> None:

@@ -209,3 +209,58 @@ def test_random_storms_keep_every_promise(seed):
     # Every call is accounted for: still routed, or ended on purpose.
     for n in range(20):
         assert f"c{n}" in d.calls or f"c{n}" in outcomes
+
+
+# ---- transfers: reroute / reserve / release (engine/features/transfers.py) ------------
+def _connected(d, agent_id=1):
+    ready(d, agent_id, 1)
+    d.call_arrived("c1", 1, at(10))
+    d.offer_answered("c1", agent_id, at(11))
+    assert d.agents[agent_id].state.state == st.IN_CALL
+
+
+def test_reroute_releases_the_agent_to_wrap_up_and_routes_the_same_call_again():
+    d = make(agents=2)
+    _connected(d, 1)
+    ready(d, 2, 12)
+    cmds = d.reroute("c1", None, at(20), agent_id=2)
+    assert d.agents[1].state.state == st.WRAP_UP
+    assert only(cmds, Offer) == [Offer("c1", (2,), 20)]
+    assert d.calls["c1"].arrived_at == at(10)  # keeps its place among waiting calls
+
+
+def test_reroute_with_queue_off_overflows_and_queue_on_waits():
+    d = make(agents=1)
+    _connected(d, 1)
+    assert only(d.reroute("c1", 1, at(20), queue=False), Overflow) == [Overflow("c1", "voicemail")]
+    d = make(agents=1, queue=False)
+    _connected(d, 1)
+    assert only(d.reroute("c1", 1, at(20), queue=True), Wait) == [Wait("c1", 1)]
+
+
+def test_reserve_answer_release_for_an_attended_transfer():
+    d = make(agents=2)
+    _connected(d, 1)
+    ready(d, 2, 12)
+    d.reserve("c1", 2, at(20))
+    assert d.agents[2].state.state == st.RINGING
+    assert d.call_arrived("c2", 1, at(21)) and d.agents[2].state.call_id == "c1"  # not offered c2
+    d.reserve_answered("c1", 2, at(22))
+    d.release_agent("c1", 1, at(23))
+    assert d.agents[1].state.state == st.WRAP_UP and d.agents[2].state.state == st.IN_CALL
+    d.call_ended("c1", at(30))
+    assert d.agents[2].state.state == st.WRAP_UP
+
+
+def test_reserve_refuses_an_agent_who_is_not_ready_and_failure_frees_the_recipient():
+    d = make(agents=2)
+    _connected(d, 1)
+    import pytest as _pytest
+
+    from engine.routing.dispatcher import RoutingError
+    with _pytest.raises(RoutingError):
+        d.reserve("c1", 2, at(20))
+    ready(d, 2, 21)
+    d.reserve("c1", 2, at(22))
+    d.reserve_failed("c1", 2, at(23))
+    assert d.agents[2].state.state == st.READY

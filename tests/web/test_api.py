@@ -14,7 +14,7 @@ from engine.store.session import session_scope
 from web.app import route_table
 from web.routes import PUBLIC
 
-SAMPLE = {"id": "1", "agent_id": "1", "call_id": "nope"}
+SAMPLE = {"id": "1", "agent_id": "1", "call_id": "nope", "transfer_id": "nope"}
 
 
 def fill(path: str) -> str:
@@ -288,7 +288,7 @@ async def test_screen_pop_and_association(stack):
     pop = data["call"]
     assert pop["fields"]["phone_number"] == "020 7946 0001" and len(pop["multi_match"]) == 2
     assert pop["fields"]["inbound_number_description"] == "Sales hotline"
-    assert [c["name"] for c in pop["capabilities"]][0] == "hold" and not pop["capabilities"][0]["available"]
+    assert [c["name"] for c in pop["capabilities"]][0] == "hold" and pop["capabilities"][0]["available"]  # in call, hold allowed
     err(await bob.call("POST", "/api/calls/c1/contact", {"account_number": "ACC-1001"}), 403, "forbidden")
     err(await alice.call("POST", "/api/calls/c1/contact", {}), 400, "required", "account_number")
     err(await alice.call("POST", "/api/calls/c1/contact", {"account_number": "  "}), 400, field="account_number")

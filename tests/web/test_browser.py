@@ -175,7 +175,11 @@ async def test_the_desktop_shows_the_screen_pop_multi_match_and_wrap_up(stack, b
                    "Status": "In call"}
     assert await page.locator("#call-timer").is_visible()
     assert await page.locator("#multi-match tbody tr").count() == 2
-    assert await page.locator("#controls button[data-cap=hold]").is_disabled()  # drawn, not faked
+    # Hold is live (the engine carries it out); this web stack runs without an engine: the
+    # desktop shows the API's refusal.
+    assert await page.locator("#controls button[data-cap=hold]").text_content() == "Hold"
+    await page.click("#controls button[data-cap=hold]")
+    await page.wait_for_selector("#controls-error:text('call control needs the engine')")
     await shot(page, "desktop_screen_pop_multi_match")
 
     await page.click("[data-choose='ACC-1002']")  # John Doe is the caller
@@ -297,3 +301,72 @@ async def test_admin_forms_say_what_is_wrong(stack, browser):
     await page.click("#tabs button[data-tab=admin]")
     await page.wait_for_selector("[data-resource=departments] tbody tr")
     await shot(page, "admin_configuration")
+
+
+async def test_the_desktop_holds_resumes_and_answers_a_waiting_call(stack, browser):
+    """Hold / Resume and call waiting on the desktop, with the engine's real call control over
+    a fake call flow (tests/web/hold_fakes.py): the live events drive the page."""
+    from engine.features.hold import CallControl
+
+    from .hold_fakes import install
+
+    engine = install(stack)
+    agents, depts = ids(stack.db_url)
+    alice, sales = agents["alice"], depts["Sales"]
+    await _answered_call(stack.db_url, "call-one", alice, sales, "+442079460001")
+    with session_scope(stack.db_url) as s:
+        s.add(m.CallRecord(id="call-two", caller_number="+442079460002", caller_name="SECOND CALLER",
+                           inbound_number="+442071838750", agent_id=alice))
+    page = await open_page(browser, stack, "alice", width=1300)
+    await page.select_option("#status-select", f"sign_in:{sales}")
+    await page.wait_for_selector("#status-badge:text('Ready')")
+    stack.routing.call_arrived("call-one", sales)
+    stack.routing.offer_answered("call-one", alice)
+    flow = engine.add_call("call-one", alice, sales)
+    hold = page.locator("#controls button[data-cap=hold]")
+    await page.wait_for_selector("#controls button[data-cap=hold]:text('Hold')")
+    await hold.click()
+    await page.wait_for_selector("#controls button[data-cap=hold]:text('Resume')")
+    assert flow.hold.state.held and flow.hold.state.by == "desktop"
+    assert await hold.get_attribute("aria-pressed") == "true"
+    await shot(page, "desktop_on_hold")
+    await hold.click()
+    await page.wait_for_selector("#controls button[data-cap=hold]:text('Hold')")
+    assert not flow.hold.state.held
+    await flow.hold.phone(True)  # the phone's own hold: the page follows the `call_hold` event
+    await page.wait_for_selector("#controls button[data-cap=hold]:text('Resume')")
+    await flow.hold.phone(False)
+    await page.wait_for_selector("#controls button[data-cap=hold]:text('Hold')")
+
+    # A second call on alice's direct line while she talks: the waiting call shows live.
+    assert await page.locator("#waiting-panel").is_hidden()
+    stack.routing.call_arrived("call-two", None, agent_id=alice)
+    assert stack.routing.dispatcher.waiting_for[alice] == "call-two"
+    stack.bus.publish({"type": "call_waiting", "call_id": "call-two", "agent_id": alice,
+                       "caller": "+442079460002", "caller_name": "SECOND CALLER"})
+    await page.wait_for_selector("#waiting-panel:not([hidden])")
+    assert await page.locator("#waiting-caller").text_content() == "SECOND CALLER"
+    assert await page.locator("#waiting-number").text_content() == "020 7946 0002"
+    await shot(page, "desktop_call_waiting")
+
+    answered = []
+
+    async def answer_waiting(call_id: str, agent_id: int) -> dict:  # what waiting.answer does, minus ARI
+        answered.append((call_id, agent_id))
+        await engine.control.hold("call-one", by="call_waiting")
+        stack.routing.waiting_answered(call_id, agent_id)
+        engine.add_call(call_id, agent_id, None)
+        stack.bus.publish({"type": "call_waiting_ended", "call_id": call_id, "agent_id": agent_id,
+                           "reason": "answered"})
+        return {"call_id": call_id, "agent_id": agent_id, "held_call_id": "call-one"}
+
+    engine.control.answer_waiting = answer_waiting
+    assert isinstance(engine.control, CallControl)
+    await page.click("#answer-waiting")
+    await page.wait_for_selector("#held-panel:not([hidden])")
+    assert answered == [("call-two", alice)]
+    assert await page.locator("#waiting-panel").is_hidden()
+    assert await page.locator("#held-caller").text_content() == "JANE D"
+    await page.wait_for_selector("[data-pop='Caller name']:text('SECOND CALLER')")
+    assert await hold.text_content() == "Hold"  # the second call is not on hold
+    await shot(page, "desktop_second_call_first_on_hold")

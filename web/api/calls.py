@@ -25,16 +25,22 @@ from ..keys import BUS_KEY, ROUTING_KEY, SETTINGS_KEY, USER_KEY
 from ..live import agent_live
 from ..routes import EVERYONE, SUPERVISORS, Route
 
-CALL_CONTROL_NOTE = ("Call control from the desktop is not wired yet: use your phone's feature codes "
-                     "(#1 / *2 transfer, *3 conference).")
+CALL_CONTROL_NOTE = ("Transfers, consult, conference and hang-up work from here or from your phone "
+                     "(#1 / #4 / *2 / *4 transfer, *3 conference).")
 
 
-def capabilities(agent, department) -> list[dict]:
+def capabilities(agent, department, connected: bool = True) -> list[dict]:
+    """What the desktop's call-control area offers. Hold, transfers, conference and hang-up
+    are available while the call is connected."""
     hold = (agent is None or agent.hold_enabled) and (department is None or department.hold_enabled)
-    names = ([("hold", "Hold")] if hold else []) + [
-        ("blind_transfer", "Transfer"), ("attended_transfer", "Consult"), ("conference", "Conference"),
-        ("hangup", "Hang up")]
-    return [{"name": n, "label": label, "available": False, "reason": CALL_CONTROL_NOTE} for n, label in names]
+    reason = None if connected else "only while the call is connected"
+    # Hold / Resume: POST /api/calls/{id}/hold|resume (web/api/hold.py); absent when a manager
+    # disabled hold for the agent or the department.
+    caps = [{"name": "hold", "label": "Hold", "available": connected, "reason": reason}] if hold else []
+    for name, label in [("blind_transfer", "Transfer"), ("attended_transfer", "Consult"),
+                        ("conference", "Conference"), ("hangup", "Hang up")]:
+        caps.append({"name": name, "label": label, "available": connected, "reason": reason})
+    return caps
 
 
 def load_screen_pop(db_url: str, call_id: str, agent_id: int, agent_state: str, department_id: int | None) -> dict:
@@ -47,7 +53,7 @@ def load_screen_pop(db_url: str, call_id: str, agent_id: int, agent_state: str, 
     with session_scope(db_url) as session:
         agent = session.get(m.Agent, agent_id)
         department = session.get(m.Department, pop["department_id"]) if pop.get("department_id") else None
-        pop["capabilities"] = capabilities(agent, department)
+        pop["capabilities"] = capabilities(agent, department, connected=agent_state == "in_call")
     pop["call_control_note"] = CALL_CONTROL_NOTE
     return pop
 
@@ -59,6 +65,8 @@ async def current_call(request):
     if live["state"] not in ("ringing", "in_call", "wrap_up") or not live["call_id"]:
         return ok({"call": None, "live": live})
     pop = await db(request, load_screen_pop, live["call_id"], agent_id, live["state"], live["department_id"])
+    control = getattr(request.app[ROUTING_KEY], "hold_control", None)
+    pop["on_hold"] = bool(control is not None and control.on_hold(live["call_id"]))
     return ok({"call": pop, "live": live})
 
 
@@ -169,7 +177,73 @@ async def put_clipboard(request):
     return ok(await db(request, write_clipboard, body.get("department_id"), body["fields"]))
 
 
+# ---- call control: transfers, conference, hang-up (engine/features/control.py) -------------
+TRANSFER_BODY = {"flow": F("string", required=True, enum=("blind", "attended"), description="blind or attended"),
+                 "target": F("object", required=True,
+                             description="one of {intercom}, {number}, {code}; with a code, queue (bool)")}
+
+
+async def _control(request, action: str, **args):
+    from engine.features.transfers import ControlError
+
+    control = getattr(request.app[ROUTING_KEY], "call_control", None)
+    if control is None:
+        raise ApiError(503, "no_engine", "call control needs the engine running in this process")
+    user = request[USER_KEY]
+    agent_id = user.agent_id if user.role == "agent" else None
+    try:
+        return await control.request(request.match_info["call_id"], action, agent_id=agent_id, **args)
+    except ControlError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+
+
+async def start_transfer(request):
+    """Start a blind or attended transfer. One at a time per call (a second: 409)."""
+    body = check_body(await read_json(request), TRANSFER_BODY)
+    target = body["target"] if isinstance(body["target"], dict) else {}
+    if "intercom" in target:
+        kind, value = "agent", str(target["intercom"])
+    elif "number" in target:
+        kind, value = "external", str(target["number"])
+    elif "code" in target:
+        kind, value = "code", str(target["code"])
+    else:
+        raise ValidationError("target", "give one of intercom, number or code")
+    result = await _control(request, "transfer", flow=body["flow"], kind=kind, value=value,
+                            queue=bool(target.get("queue", True)))
+    return ok(result, status=201)
+
+
+async def complete_transfer(request):
+    """Complete an answered attended transfer: the recipient takes the caller, the agent leaves."""
+    return ok(await _control(request, "complete", transfer_id=request.match_info["transfer_id"]))
+
+
+async def cancel_transfer(request):
+    """Cancel an attended transfer: the recipient is hung up, the agent is back with the caller."""
+    return ok(await _control(request, "cancel", transfer_id=request.match_info["transfer_id"]))
+
+
+async def merge_conference(request):
+    """Merge the consultation into a three-way conference."""
+    return ok(await _control(request, "merge"))
+
+
+async def hangup_call(request):
+    """Hang up: the agent leaves (during a consultation this completes the transfer)."""
+    return ok(await _control(request, "hangup"))
+
+
 ROUTES = [
+    Route("POST", "/api/calls/{call_id}/transfers", start_transfer, EVERYONE, "Start a transfer",
+          body=TRANSFER_BODY, tag="calls"),
+    Route("POST", "/api/calls/{call_id}/transfers/{transfer_id}/complete", complete_transfer, EVERYONE,
+          "Complete a transfer", tag="calls"),
+    Route("POST", "/api/calls/{call_id}/transfers/{transfer_id}/cancel", cancel_transfer, EVERYONE,
+          "Cancel a transfer", tag="calls"),
+    Route("POST", "/api/calls/{call_id}/conference", merge_conference, EVERYONE, "Merge into a conference",
+          tag="calls"),
+    Route("POST", "/api/calls/{call_id}/hangup", hangup_call, EVERYONE, "Hang up the call", tag="calls"),
     Route("GET", "/api/calls/live", list_live_calls, SUPERVISORS, "List live calls", tag="calls"),
     Route("GET", "/api/agents/{agent_id:\\d+}/call", current_call, EVERYONE, "Read the agent's current call",
           tag="calls", own_agent_only=True),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from engine.routing.screenpop import is_withheld
 from engine.store import models as m
+from engine.store.phone import format_for_agent
 from engine.store.queries import agent_departments
 from engine.store.session import session_scope
 
@@ -39,7 +41,45 @@ async def desktop(request):
     if live["state"] in ("ringing", "in_call", "wrap_up") and live["call_id"]:
         data["call"] = await db(request, load_screen_pop, live["call_id"], agent_id, live["state"],
                                 live["department_id"])
+        data["call"]["on_hold"] = on_hold(request, live["call_id"])
+    data["waiting_call"] = await waiting_call(request, agent_id)
+    data["held_call"] = await held_call(request, agent_id)
     return ok(data)
+
+
+def on_hold(request, call_id: str | None) -> bool:
+    """Whether the call is on hold now (the engine's call actor knows; False without an engine)."""
+    control = getattr(request.app[ROUTING_KEY], "hold_control", None)
+    return bool(control is not None and control.on_hold(call_id))
+
+
+async def waiting_call(request, agent_id: int) -> dict | None:
+    """The call waiting for the agent (call waiting, engine/features/waiting.py), or None."""
+    return await _call_summary(request, request.app[ROUTING_KEY].dispatcher.waiting_for.get(agent_id), agent_id)
+
+
+async def held_call(request, agent_id: int) -> dict | None:
+    """The call the agent put on hold to answer a waiting call (it comes back to them when
+    the current call ends), or None."""
+    return await _call_summary(request, request.app[ROUTING_KEY].dispatcher.held_for.get(agent_id), agent_id)
+
+
+async def _call_summary(request, call_id: str | None, agent_id: int) -> dict | None:
+    """Caller and number of a call, the number formatted for the agent's region."""
+    if not call_id:
+        return None
+
+    def read(db_url: str) -> dict:
+        with session_scope(db_url) as session:
+            rec = session.get(m.CallRecord, call_id)
+            agent = session.get(m.Agent, agent_id)
+            number = rec.caller_number if rec else None
+            return {"call_id": call_id, "caller": number,
+                    "caller_display": "Unknown" if is_withheld(number) else format_for_agent(number, agent.region if agent else None),
+                    "caller_name": rec.caller_name if rec else None,
+                    "inbound_number": rec.inbound_number if rec else None}
+
+    return await db(request, read)
 
 
 ROUTES = [Route("GET", "/api/agents/{agent_id:\\d+}/desktop", desktop, EVERYONE, "Read the agent desktop",

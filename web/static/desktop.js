@@ -1,6 +1,8 @@
 // The agent desktop: status drop-down, call timer, screen pop, Multi-Match, association,
-// copy to clipboard, wrap-up. Call controls are drawn from the call's capabilities and are
-// not active yet (the call-control endpoints are another piece of work).
+// copy to clipboard, wrap-up. Call controls are drawn from the call's capabilities: Hold /
+// Resume: POST /api/calls/{id}/hold|resume (absent when a manager disabled hold). A second call waiting (call waiting) shows with an Answer
+// button (POST /api/calls/{id}/answer-waiting), updated live from `call_waiting`,
+// `call_waiting_ended` and `call_hold` events.
 "use strict";
 const A = { me: null, data: null, live: null, timer: null, lastCall: null };
 const STATE_NAMES = { offline: "Signed out", ready: "Ready", not_ready: "Not ready", ringing: "Ringing",
@@ -89,8 +91,12 @@ function renderPop() {
   body.innerHTML = html;
   // Call controls, from the call's capabilities (Hold is absent when disabled for the service).
   controls.hidden = call.agent_status !== "in_call";
-  document.getElementById("controls").innerHTML = call.capabilities.map((c) =>
-    `<button type="button" data-cap="${SB.esc(c.name)}" ${c.available ? "" : "disabled"} title="${SB.esc(c.reason || "")}">${SB.esc(c.label)}</button>`).join("");
+  document.getElementById("controls").innerHTML = call.capabilities.map((c) => {
+    const held = c.name === "hold" && call.on_hold;
+    const label = c.name === "hold" ? (held ? "Resume" : "Hold") : c.label;
+    return `<button type="button" data-cap="${SB.esc(c.name)}" ${c.available ? "" : "disabled"} class="${held ? "on-hold" : ""}"
+      aria-pressed="${held ? "true" : "false"}" title="${SB.esc(c.reason || "")}">${SB.esc(label)}</button>`;
+  }).join("");
   document.getElementById("controls-note").textContent = call.call_control_note;
   // Wrap-up.
   wrap.hidden = call.agent_status !== "wrap_up";
@@ -102,12 +108,68 @@ function renderPop() {
   document.getElementById("assoc-button").textContent = call.contact ? "Re-associate" : "Associate";
 }
 
+function callerLine(c) {
+  return c.caller_name || (c.caller_display === "Unknown" ? "Unknown" : "Caller");
+}
+
+// The second call waiting for me, and the call I put on hold to answer one.
+function renderWaiting() {
+  const w = A.data.waiting_call, h = A.data.held_call;
+  const wp = document.getElementById("waiting-panel");
+  wp.hidden = !w;
+  if (w) {
+    document.getElementById("waiting-caller").textContent = callerLine(w);
+    document.getElementById("waiting-number").textContent = w.caller_display || "";
+    document.getElementById("answer-waiting").disabled = false;
+  }
+  document.getElementById("held-panel").hidden = !h;
+  if (h) {
+    document.getElementById("held-caller").textContent = callerLine(h);
+    document.getElementById("held-number").textContent = h.caller_display || "";
+  }
+}
+
 async function load() {
   A.data = await SB.api("GET", `/api/agents/${A.me.agent_id}/desktop`);
   A.live = A.data.live;
   document.getElementById("who").textContent = `${A.data.agent.name} · ${A.data.agent.intercom}`;
   renderStatus();
   renderPop();
+  renderWaiting();
+}
+
+async function toggleHold(button) {
+  const call = A.data && A.data.call;
+  const err = document.getElementById("controls-error");
+  err.textContent = "";
+  if (!call) return;
+  button.disabled = true;
+  const action = call.on_hold ? "resume" : "hold";
+  try {
+    const res = await SB.api("POST", `/api/calls/${encodeURIComponent(call.call_id)}/${action}`);
+    call.on_hold = !!res.held;
+    renderPop();
+  } catch (e) {
+    err.textContent = e.message;
+    button.disabled = false;
+    if (e.code === "already_on_hold" || e.code === "not_on_hold") load().catch(() => {});
+  }
+}
+
+async function answerWaiting() {
+  const w = A.data && A.data.waiting_call;
+  const err = document.getElementById("waiting-error");
+  err.textContent = "";
+  if (!w) return;
+  const button = document.getElementById("answer-waiting");
+  button.disabled = true;
+  try {
+    await SB.api("POST", `/api/calls/${encodeURIComponent(w.call_id)}/answer-waiting`);
+    await load();
+  } catch (e) {
+    err.textContent = e.message;
+    load().catch(() => {});
+  }
 }
 
 function beep() {
@@ -134,7 +196,15 @@ function onEvent(ev) {
     if (callChanged) load().catch((e) => SB.flash(e.message, true));
     return;
   }
-  if (ev.type === "call_changed") load().catch(() => {});
+  if (ev.type === "call_hold") {
+    const call = A.data && A.data.call;
+    if (call && call.call_id === ev.call_id && !ev.refused) { call.on_hold = !!ev.held; renderPop(); }
+    if (ev.refused) SB.flash("Hold is disabled: " + ev.refused, true);
+    return;
+  }
+  if (ev.type === "call_waiting" || ev.type === "call_waiting_ended" || ev.type === "call_changed") {
+    load().catch(() => {});
+  }
 }
 
 async function associate(account) {
@@ -169,6 +239,11 @@ document.addEventListener("DOMContentLoaded", async () => {
       catch (e) { SB.flash("The browser refused clipboard access: allow it for this site", true); }
     }
   });
+  document.getElementById("controls").addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-cap=hold]");
+    if (button && !button.disabled) toggleHold(button);
+  });
+  document.getElementById("answer-waiting").onclick = () => answerWaiting();
   document.getElementById("assoc-button").onclick = () => {
     const account = document.getElementById("assoc-account").value.trim();
     if (!account) { document.getElementById("assoc-error").textContent = "Enter a contact ID"; return; }
