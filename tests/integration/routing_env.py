@@ -124,6 +124,32 @@ def ids(url: str) -> dict:
     return {"agents": agents, "depts": depts}
 
 
+def _udp_port_bound(port: int) -> bool:
+    """Is something bound to UDP `port`? Read from /proc (never bind it: that could race SIPp)."""
+    wanted = f":{port:04X}"
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        if any(line.split()[1].endswith(wanted) for line in lines if len(line.split()) > 1):
+            return True
+    return False
+
+
+async def _until_bound(proc, port: int, timeout: float = 5.0) -> None:
+    """Wait until a SIPp we started listens on its port (or has already exited).
+
+    Without this an INVITE could reach a phone's port before its SIPp had bound it: the
+    offer then failed at once, over and over, and the test saw an agent that never answers.
+    """
+    deadline = time.monotonic() + timeout
+    while proc.returncode is None and time.monotonic() < deadline:
+        if _udp_port_bound(port):
+            return
+        await asyncio.sleep(0.01)
+
+
 class Sipp:
     """SIPp processes a test starts; all killed at the end (none outlives its test)."""
 
@@ -148,6 +174,7 @@ class Sipp:
                                                     stdout=asyncio.subprocess.DEVNULL,
                                                     stderr=asyncio.subprocess.DEVNULL)
         self.procs.append((scenario, proc, wd))
+        await _until_bound(proc, port)
         return proc
 
     async def run(self, scenario: str, **kwargs) -> int:

@@ -89,7 +89,7 @@ async def hang_up(world, channel_id: str) -> None:
 async def test_the_agent_alone_hears_a_double_beep_with_no_gap(world, tmp_path, tone_pcap):
     agent_pcap, customer_pcap = tmp_path / "agent.pcap", tmp_path / "customer.pcap"
     with rtp.Capture(AGENT_MEDIA, agent_pcap) as agent_cap, rtp.Capture(CUSTOMER_MEDIA, customer_pcap) as cust_cap:
-        phone, customer, flow = await first_call(world, tone_pcap, customer_seconds=9)
+        phone, customer, _flow = await first_call(world, tone_pcap, customer_seconds=9)
         await asyncio.sleep(1.5)
         t_waiting = time.time()
         second, waiting = await second_call(world, seconds=2)
@@ -177,7 +177,7 @@ async def test_agent_hanging_up_on_the_second_call_sends_the_held_caller_back_to
     not left on hold for nobody. Their call is routed again (its department: queued with
     music); after wrap-up the agent is Ready and it rings their phone again (`-m 2`)."""
     world.auto_wrap_up = True
-    phone, customer, first = await first_call(world, tone_pcap, agent_scenario="uas_answer_hangup.xml",
+    _phone, _customer, first = await first_call(world, tone_pcap, agent_scenario="uas_answer_hangup.xml",
                                               customer_seconds=30, agent_extra=["-d", "4000", "-m", "2"])
     agent = world.agent(2001)
     old_leg = first.agent_channel

@@ -170,11 +170,11 @@ async def test_the_desktop_data_carries_the_hold_state_and_the_waiting_call(stac
     status, cur = await alice.call("GET", f"/api/agents/{ALICE}/call")
     assert cur["call"]["on_hold"] is True
     stack.routing.dispatcher.waiting_for[ALICE] = "c2"  # a withheld number is waiting
-    status, data = await alice.call("GET", f"/api/agents/{ALICE}/desktop")
+    _, data = await alice.call("GET", f"/api/agents/{ALICE}/desktop")
     assert data["waiting_call"]["call_id"] == "c2" and data["waiting_call"]["caller_display"] == "Unknown"
     stack.routing.dispatcher.waiting_for.clear()
     stack.routing.dispatcher.held_for[ALICE] = "c1"
-    status, data = await alice.call("GET", f"/api/agents/{ALICE}/desktop")
+    _, data = await alice.call("GET", f"/api/agents/{ALICE}/desktop")
     assert data["held_call"] == {"call_id": "c1", "caller": "+442079460001", "caller_display": "020 7946 0001",
                                  "caller_name": "JANE D", "inbound_number": "+442071838750"}
 
