@@ -6,8 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/host-packages.sh
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-fi
-.venv/bin/python -m pip install -q -e '.[test]'
+./scripts/venv.sh
 exec .venv/bin/switchboard demo "$@"

@@ -7,10 +7,7 @@ cd "$(dirname "$0")/.."
 
 ./scripts/host-packages.sh
 
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-fi
-.venv/bin/python -m pip install -q -e '.[test]'
+./scripts/venv.sh
 
 if [ "$(id -u)" = 0 ]; then
     echo "== Asterisk sandbox (built once per machine, about a minute the first time)"

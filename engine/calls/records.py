@@ -146,20 +146,13 @@ def add_leg(db_url: str, call_id: str, channel_id: str, role: str, *, endpoint: 
     with session_scope(db_url) as session:
         if session.get(CallRecord, call_id) is None:
             return
-        session.add(CallLeg(call_id=call_id, channel_id=channel_id, role=role, endpoint=endpoint,
-                            agent_id=agent_id, started_at=started_at or utcnow()))
+        _leg(session, call_id, channel_id, role, endpoint, agent_id, started_at)
 
 
 def update_leg(db_url: str, call_id: str, channel_id: str, *, answered_at: datetime | None = None,
                ended_at: datetime | None = None, hangup_cause: int | None = None) -> None:
     with session_scope(db_url) as session:
-        for leg in session.exec(select(CallLeg).where(CallLeg.call_id == call_id, CallLeg.channel_id == channel_id)):
-            if answered_at is not None and leg.answered_at is None:
-                leg.answered_at = answered_at
-            if ended_at is not None and leg.ended_at is None:
-                leg.ended_at = ended_at
-                leg.hangup_cause = hangup_cause
-            session.add(leg)
+        _leg_update(session, call_id, channel_id, answered_at, ended_at, hangup_cause)
 
 
 def connect_call(db_url: str, call_id: str, agent_id: int, department_id: int | None, answered_at: datetime) -> None:
