@@ -157,14 +157,17 @@ async def test_answering_the_waiting_call_holds_the_first_and_the_leg_comes_back
 
 
 async def test_an_unanswered_waiting_call_rolls_to_voicemail(world, tone_pcap):
-    phone, customer, first = await first_call(world, tone_pcap, customer_seconds=RING + 7)
-    second, waiting = await second_call(world, seconds=2)
+    phone, customer, first = await first_call(world, tone_pcap, customer_seconds=RING + 16)
+    second, waiting = await second_call(world, seconds=9)  # long enough to leave a message
     assert await eventually(lambda: waiting.phase == "voicemail", RING + 4), f"phase {waiting.phase}"
     assert await asyncio.wait_for(second.wait(), 20) == 0
     rec = await eventually(lambda: (r := record(world.url, waiting.call.id)) and r.ended_at and r, 5)
     assert rec.outcome == "voicemail"
     kinds = [k for k, _ in timeline(world.url, waiting.call.id)]
-    assert kinds.index("call_waiting") < kinds.index("call_waiting_timeout") < kinds.index("voicemail")
+    print("waiting call timeline:", kinds)
+    assert kinds.index("call_waiting") < kinds.index("call_waiting_timeout") < kinds.index("overflow") \
+        < kinds.index("voicemail")
+    assert any(e.get("type") == "RecordingStarted" for e in world.ari_events)
     assert world.engine.routing.dispatcher.waiting_for == {}
     # The first call was never disturbed.
     assert first.phase == "connected" and not first.hold.state.held
@@ -195,7 +198,11 @@ async def test_agent_hanging_up_on_the_second_call_sends_the_held_caller_back_to
     states = world.states_of(2001)
     assert "wrap_up" in states and states[-1] == "in_call"
     assert world.engine.routing.dispatcher.held_for == {}
-    bridges = {b["id"]: set(b["channels"]) for b in await world.ari("GET", "bridges")}
-    assert bridges[first.bridge_id] == {first.call.caller_channel_id, first.agent_channel}
+
+    async def both_bridged():
+        bridges = {b["id"]: set(b["channels"]) for b in await world.ari("GET", "bridges")}
+        return bridges.get(first.bridge_id) == {first.call.caller_channel_id, first.agent_channel}
+
+    assert await eventually(both_bridged, 5), "the agent's new leg is not in the call's bridge"
     await hang_up(world, first.call.caller_channel_id)
     await asyncio.wait_for(second.wait(), 20)  # voicemail's BYE or the engine's hangup
