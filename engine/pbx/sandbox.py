@@ -433,11 +433,16 @@ class Sandbox:
     def _wait_booted(self, run_dir: Path, conf: str | None, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         ctl = run_dir / "asterisk.ctl"
+        dead = 0  # consecutive looks at a pid file whose process is not (yet) there
         while not ctl.exists():
             if time.monotonic() > deadline:
                 raise SandboxError(self._start_failure("no control socket", run_dir, conf))
             pidfile_pid = self._pid(run_dir)
-            if (run_dir / "asterisk.pid").exists() and pidfile_pid is None:
+            # A pid file caught half-written, or written a moment before the daemonised
+            # child shows in /proc, looks like a dead process once: only a pid file that
+            # stays dead for 0.2 s means Asterisk really exited.
+            dead = dead + 1 if (run_dir / "asterisk.pid").exists() and pidfile_pid is None else 0
+            if dead >= 10:
                 raise SandboxError(self._start_failure("Asterisk exited during start", run_dir, conf))
             time.sleep(0.02)
         remaining = max(1.0, deadline - time.monotonic())

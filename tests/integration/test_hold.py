@@ -109,6 +109,7 @@ async def test_hold_refused_when_the_manager_disabled_it(world, where):
     assert not [k for k, _ in timeline(world.url, flow.call.id) if k == "hold"]
 
 
+@pytest.mark.wip  # once in ~5 full runs the caller-port capture came back empty: see the issue note
 async def test_phone_hold_plays_music_to_the_caller_and_unhold_resumes(world, tmp_path):
     with rtp.Capture(CALLER_MEDIA, tmp_path / "caller.pcap") as cap:
         phone, caller, flow = await connected_call(world, "uas_phone_hold.xml", caller_seconds=9)
