@@ -45,7 +45,7 @@ from panoramisk.message import Message
 
 from engine.settings import Settings
 
-from .backoff import Backoff, looks_like_restart, supervise, timed_out
+from .backoff import Backoff, Supervised, looks_like_restart, supervise, timed_out
 
 log = structlog.get_logger("engine.pbx.ami")  # lazy: configure_logging() may run after import
 
@@ -155,12 +155,14 @@ class _Manager(Manager):
         return []
 
 
-class AmiClient:
+class AmiClient(Supervised):
     """A supervised AMI connection.
 
     Event callbacks (`register_event("ContactStatus", cb)`, or `"*"` for all) are called
     synchronously from the protocol: like ARI's, they must only enqueue.
     """
+
+    SUPERVISOR_NAME = "ami-supervisor"
 
     def __init__(
         self,
@@ -216,23 +218,6 @@ class AmiClient:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    async def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._supervise(), name="ami-supervisor")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-
-    async def wait_connected(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(self._connected.wait(), timeout)
 
     # -- actions -----------------------------------------------------------------------
 

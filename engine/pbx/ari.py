@@ -45,7 +45,7 @@ import structlog
 
 from engine.settings import Settings
 
-from .backoff import Backoff, looks_like_restart, supervise, timed_out
+from .backoff import Backoff, Supervised, looks_like_restart, supervise, timed_out
 
 _API_KEY_RE = re.compile(r"(api_key=)[^&\s'\"]*")
 log = structlog.get_logger("engine.pbx.ari")  # lazy: configure_logging() may run after import
@@ -183,7 +183,7 @@ def _make_sink_client(taskgroup, settings: Settings, http, sink: EventSink):
     return _SinkClient(taskgroup, settings.ari_url, [settings.ari_app], http)
 
 
-class AriClient:
+class AriClient(Supervised):
     """A supervised ARI connection.
 
     `on_event(event_dict)` is called for every event, in order, from the reader task: it
@@ -191,6 +191,8 @@ class AriClient:
     (re)connect once the websocket is up (as its own task; cancelled if the connection
     drops meanwhile); `on_disconnected()` after each drop.
     """
+
+    SUPERVISOR_NAME = "ari-supervisor"
 
     def __init__(
         self,
@@ -239,24 +241,9 @@ class AriClient:
         """The live asyncari Client (its model API), or None while disconnected."""
         return getattr(self.transport, "client", None) if self.connected else None
 
-    async def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._supervise(), name="ari-supervisor")
-
     async def stop(self) -> None:
-        self._stopping = True
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await super().stop()
         await self._close_session()
-
-    async def wait_connected(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(self._connected.wait(), timeout)
 
     # -- REST --------------------------------------------------------------------------
 

@@ -129,3 +129,32 @@ async def supervise(
                 delay = min(delay, quick_max_delay)
         if backoff.attempt <= 3 or backoff.attempt % 20 == 0:  # no log flood in an outage
             on_retry(delay, backoff.attempt, error)
+
+
+class Supervised:
+    """start/stop/wait_connected of a client whose `_supervise()` runs `supervise` above.
+
+    Shared by the ARI and AMI clients; each sets `_task = None`, `_stopping`, a
+    `_connected` asyncio.Event and `SUPERVISOR_NAME`.
+    """
+
+    SUPERVISOR_NAME = "supervisor"
+    _task: "asyncio.Task | None"
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._supervise(), name=self.SUPERVISOR_NAME)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout)
