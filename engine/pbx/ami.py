@@ -45,7 +45,7 @@ from panoramisk.message import Message
 
 from engine.settings import Settings
 
-from .backoff import Backoff, Supervised, looks_like_restart, supervise, timed_out
+from .backoff import Backoff, Supervised, call_hook, looks_like_restart, supervise, timed_out
 
 log = structlog.get_logger("engine.pbx.ami")  # lazy: configure_logging() may run after import
 
@@ -303,7 +303,7 @@ class AmiClient(Supervised):
             self._connected.set()
             log.info("ami_connected", count=self.connect_count)
             if self.on_connected is not None:
-                hook = asyncio.create_task(_call_hook(self.on_connected, "ami_on_connected"), name="ami-on-connected")
+                hook = asyncio.create_task(call_hook(self.on_connected, "ami_on_connected"), name="ami-on-connected")
             pinger = asyncio.create_task(self._ping_loop(manager), name="ami-ping")
             lost = asyncio.create_task(manager.lost.wait())
             try:
@@ -336,7 +336,7 @@ class AmiClient(Supervised):
             if was_connected:
                 log.warning("ami_disconnected")
                 if self.on_disconnected is not None:
-                    await _call_hook(self.on_disconnected, "ami_on_disconnected")
+                    await call_hook(self.on_disconnected, "ami_on_disconnected")
 
     async def _ping_loop(self, manager: _Manager) -> None:
         """A Ping must be answered within `ping_timeout`, or the connection is dropped."""
@@ -347,16 +347,5 @@ class AmiClient(Supervised):
             except AmiTimeout:
                 log.warning("ami_ping_unanswered", timeout=self.ping_timeout)
                 raise
-
-
-async def _call_hook(hook: Hook, name: str) -> None:
-    try:
-        result = hook()
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            await result
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("hook_failed", hook=name)
 
 

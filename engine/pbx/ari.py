@@ -45,7 +45,7 @@ import structlog
 
 from engine.settings import Settings
 
-from .backoff import Backoff, Supervised, looks_like_restart, supervise, timed_out
+from .backoff import Backoff, Supervised, call_hook, looks_like_restart, supervise, timed_out
 
 _API_KEY_RE = re.compile(r"(api_key=)[^&\s'\"]*")
 log = structlog.get_logger("engine.pbx.ari")  # lazy: configure_logging() may run after import
@@ -333,7 +333,7 @@ class AriClient(Supervised):
             self._connected.set()
             log.info("ari_connected", count=self.connect_count)
             if self.on_connected is not None:
-                hook = asyncio.create_task(_call_hook(self.on_connected, "ari_on_connected"), name="ari-on-connected")
+                hook = asyncio.create_task(call_hook(self.on_connected, "ari_on_connected"), name="ari-on-connected")
             pinger = asyncio.create_task(self._ping_loop(session), name="ari-ping")
             done, _ = await asyncio.wait({events, pinger}, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -356,24 +356,13 @@ class AriClient(Supervised):
             if was_connected:
                 log.warning("ari_disconnected")
                 if self.on_disconnected is not None:
-                    await _call_hook(self.on_disconnected, "ari_on_disconnected")
+                    await call_hook(self.on_disconnected, "ari_on_disconnected")
 
     async def _ping_loop(self, session) -> None:
         """Detect a silent connection: ARI must answer `GET /asterisk/ping` in time."""
         while True:
             await asyncio.sleep(self.ping_interval)
             await self._request(session, "GET", "asterisk/ping", timeout=self.ping_timeout)
-
-
-async def _call_hook(hook: Hook, name: str) -> None:
-    try:
-        result = hook()
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            await result
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("hook_failed", hook=name)
 
 
 def _describe(error: BaseException | None) -> str | None:

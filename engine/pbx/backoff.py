@@ -17,6 +17,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
+import structlog
+
+_log = structlog.get_logger("engine.pbx")
+
 
 @dataclass
 class Backoff:
@@ -158,3 +162,16 @@ class Supervised:
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._connected.wait(), timeout)
+
+
+async def call_hook(hook: Callable[[], object], name: str) -> None:
+    """Run an on_connected/on_disconnected hook (plain or async); a failing hook is logged,
+    never allowed to end the supervising connection."""
+    try:
+        result = hook()
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            await result
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001
+        _log.exception("hook_failed", hook=name)

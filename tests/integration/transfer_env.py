@@ -63,8 +63,9 @@ REQUEST = """  <send retrans="500">
   </send>
 """
 
-WAIT_BYE = """  <recv request="BYE"/>
-  <send>
+
+
+_OK = """  <send>
     <![CDATA[
       SIP/2.0 200 OK
       [last_Via:]
@@ -77,6 +78,9 @@ WAIT_BYE = """  <recv request="BYE"/>
     ]]>
   </send>
 """
+
+WAIT_BYE = """  <recv request="BYE"/>
+""" + _OK
 
 
 def agent_scenario(path: Path, steps: list[tuple]) -> str:
@@ -115,16 +119,3 @@ def agent_scenario(path: Path, steps: list[tuple]) -> str:
     return str(path.resolve())
 
 
-_OK = """  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-"""
