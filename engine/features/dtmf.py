@@ -30,7 +30,7 @@ from . import transfer as tm
 if TYPE_CHECKING:  # pragma: no cover
     from .transfers import CallFeatures
 
-ERROR_TONE = "tone:!480/150,!0/50,!480/150,!0/50,!480/150"
+ERROR_TONE = "tone:errortone"  # indications.conf: three short 480 Hz pips, played once
 ERROR_TONE_SECONDS = 0.6  # the tone's elements play once; the playback is stopped after this
 
 # Feature code -> (transfer flow, target kind, queue)

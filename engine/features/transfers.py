@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CONTROL = "SwitchboardCallControl"  # a REST request for this call (engine/features/control.py)
 FEATURE_TIMER = "feature_code"  # flow TIMER name of the inter-digit timeout
+RING_TIMER = "transfer_ring"  # flow TIMER name of the recipient's ring timeout
 RING_TIMEOUT = 20  # seconds a transfer recipient rings when the call has no department
 
 FAILURE_REASONS = {17: "busy", 18: "no_answer", 19: "no_answer", 21: "declined", 16: "hangup"}
@@ -71,6 +72,7 @@ class CallFeatures:
         self.recipient_agent: int | None = None
         self.recipient_endpoint: str | None = None
         self.recipient_up = False
+        self.ring_timed_out = False
         self.consult_bridge: str | None = None
         self.held = False
         self.conference_channel: str | None = None  # R while in a conference
@@ -88,6 +90,9 @@ class CallFeatures:
             return True
         if kind == "SwitchboardTimer" and message.get("name") == FEATURE_TIMER:
             await self.digits.on_timeout(message.get("token"))
+            return True
+        if kind == "SwitchboardTimer" and message.get("name") == RING_TIMER:
+            await self._ring_timeout(message.get("channel_id"))
             return True
         channel_id = (message.get("channel") or {}).get("id") or message.get("channel_id")
         if not channel_id:
@@ -107,7 +112,7 @@ class CallFeatures:
             self.conference_channel = None
             self.machine.reset()
             if self.recipient_agent is not None:
-                self.engine.routing.reserve_failed(self.flow.call.id, self.recipient_agent)
+                self.engine.routing.reserve_failed(self.flow.call.id, self.recipient_agent, wrap_up=True)
             self._record("conference_ended", {"left": "recipient"})
             return True
         if channel_id == self.agent_channel and kind in ("StasisEnd", "ChannelDestroyed") and (
@@ -199,7 +204,7 @@ class CallFeatures:
         self.agent_id, self.agent_channel = flow.agent_id, flow.agent_channel
         self.recipient = self.recipient_endpoint = None
         self.recipient_agent = self.engine.directory.by_intercom.get(target.value) if target.kind == tm.AGENT else None
-        self.recipient_up = False
+        self.recipient_up = self.ring_timed_out = False
         self.log.info("transfer_started", flow=flow_kind, target=target.kind, to=target.value, via=via,
                       transfer_id=self.transfer_id)
         await self.run(commands, via=via)
@@ -316,10 +321,21 @@ class CallFeatures:
             self.recipient = None
             await self._recipient_gone("failed")
             return
+        # Our own timer, as offers.py keeps one: Asterisk's originate timeout did not end a
+        # recipient that rang on (seen with SIPp answering 180 and nothing more).
+        flow.timer(timeout, RING_TIMER, channel_id=channel_id)
         flow.write(records.apply_steps, flow.call.id, [
             ("leg", {"channel_id": channel_id, "role": role, "endpoint": endpoint, "agent_id": self.recipient_agent}),
             ("event", {"kind": "transfer_dialled", "detail": {"transfer_id": self.transfer_id, "endpoint": endpoint,
                                                               "channel_id": channel_id}})])
+
+    async def _ring_timeout(self, channel_id: str | None) -> None:
+        """The recipient rang for the ring timeout without answering: give up on it."""
+        if channel_id is None or channel_id != self.recipient or self.recipient_up:
+            return
+        self.log.info("transfer_no_answer", channel_id=channel_id)
+        self.ring_timed_out = True
+        await self.flow.hangup_channel(channel_id, reason="no_answer")
 
     async def _recipient_event(self, event: dict) -> None:
         kind, flow = event.get("type"), self.flow
@@ -341,6 +357,8 @@ class CallFeatures:
             reason = "hangup" if self.recipient_up else FAILURE_REASONS.get(event.get("cause"), "failed")
             if not self.recipient_up and reason == "hangup":
                 reason = "failed"
+            if self.ring_timed_out:
+                reason, self.ring_timed_out = "no_answer", False
             await self._recipient_gone(reason)
 
     async def _recipient_gone(self, reason: str) -> None:

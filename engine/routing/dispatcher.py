@@ -387,15 +387,18 @@ class Dispatcher:
             return []
         return self._transition(agent, st.answer(call_id), now)
 
-    def reserve_failed(self, call_id: str, agent_id: int, now: datetime) -> list:
-        """The recipient did not answer, was busy or hung up the consultation."""
+    def reserve_failed(self, call_id: str, agent_id: int, now: datetime, wrap_up: bool = False) -> list:
+        """The recipient did not answer, was busy or hung up the consultation.
+
+        A consultation is agent to agent: the recipient goes straight back to Ready. After a
+        conference (`wrap_up`), they talked with the customer, so they wrap up like anyone."""
         agent = self.agents.get(agent_id)
         if agent is None or agent.state.call_id != call_id:
             return []
         if agent.state.state == st.RINGING:
             cmds = self._transition(agent, st.offer_failed(call_id), now)
         elif agent.state.state == st.IN_CALL:
-            cmds = self._transition(agent, st.call_ended(call_id, wrap_up=True), now)
+            cmds = self._transition(agent, st.call_ended(call_id, wrap_up=wrap_up), now)
         else:
             return []
         return cmds + (self._deliver_waiting(agent, now) if agent.state.state == st.READY else [])

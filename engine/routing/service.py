@@ -162,8 +162,8 @@ class RoutingService:
     def reserve_answered(self, call_id: str, agent_id: int) -> None:
         self.handle(self.dispatcher.reserve_answered(call_id, agent_id, self.clock()), reason="transfer")
 
-    def reserve_failed(self, call_id: str, agent_id: int) -> None:
-        self.handle(self.dispatcher.reserve_failed(call_id, agent_id, self.clock()), reason="transfer")
+    def reserve_failed(self, call_id: str, agent_id: int, wrap_up: bool = False) -> None:
+        self.handle(self.dispatcher.reserve_failed(call_id, agent_id, self.clock(), wrap_up), reason="transfer")
 
     def set_persistent_path(self, agent_id: int, is_open: bool) -> None:
         self.handle(self.dispatcher.set_persistent_path(agent_id, is_open, self.clock()), reason="audio_path")

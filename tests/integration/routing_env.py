@@ -35,11 +35,14 @@ N = {  # inbound numbers of the test data set
     "closed_vm": "+442071838766", "closed_hangup": "+442071838767", "direct": "+442071838768",
     "ivr": "+442071838769",
 }
+TRANSFER_CODES = {  # #1 / #2 + code: the test departments' and the test IVR's transfer codes
+    "longest_idle": "31001", "round_robin": "31002", "ring_all": "31003", "fixed_order": "31004",
+    "path": "31005", "load": "31006", "ivr": "31100",
+}
 FORWARD_NUMBER = "+447911123459"  # agent 2010's call forwarding number (answered on the trunk)
 
 
-def agent_port(intercom: int) -> int:
-    return 7000 + intercom - 2000  # agent 2001 -> 7001 (SIPp takes 6000+ for media)
+AGENT_PORTS = 7200  # agents' phones: 7200-7999, a block of 100 per test (see Sipp.agent_port)
 
 
 def agent_password(intercom: int) -> str:
@@ -62,6 +65,7 @@ def build_template(path: Path) -> str:
             ("path", "longest_idle", True, "voicemail"), ("load", "longest_idle", True, "voicemail"),
         ]:
             depts[key] = m.Department(name=f"T {key}", strategy=strategy, use_as_queue=queue, overflow=overflow,
+                                      transfer_code=TRANSFER_CODES[key],
                                       ring_timeout=RING, ready_after_sign_in=True, time_group_id=always.id,
                                       not_ready_path_limit=PATH_LIMIT if key == "path" else 600)
             s.add(depts[key])
@@ -77,7 +81,7 @@ def build_template(path: Path) -> str:
         for position, agent in enumerate(agents):
             for dept in depts.values():
                 s.add(m.AgentDepartment(agent_id=agent.id, department_id=dept.id, position=position))
-        menu = m.Ivr(name="Test menu", greeting="beep", timeout=3, max_retries=1)
+        menu = m.Ivr(name="Test menu", greeting="beep", timeout=3, max_retries=1, transfer_code=TRANSFER_CODES["ivr"])
         s.add(menu)
         s.flush()
         s.add(m.IvrOption(ivr_id=menu.id, digit="1", target_type="department", target_id=depts["longest_idle"].id))
@@ -153,9 +157,16 @@ async def _until_bound(proc, port: int, timeout: float = 5.0) -> None:
 class Sipp:
     """SIPp processes a test starts; all killed at the end (none outlives its test)."""
 
+    _generation = 0
+
     def __init__(self, settings: Settings, workdir: Path):
         self.settings = settings
         self.workdir = workdir
+        # Each test's phones listen on ports of their own: a channel a failed test left behind
+        # keeps retransmitting its INVITE to the contact it dialled for up to 32 s, and a new
+        # phone on that port would answer it and be used up before the test's own call.
+        Sipp._generation += 1
+        self.port_base = AGENT_PORTS + (Sipp._generation % 8) * 100
         self.procs: list[tuple[str, asyncio.subprocess.Process, Path]] = []
         self._n = 0
 
@@ -185,9 +196,14 @@ class Sipp:
     def errors(proc_dir: Path) -> str:
         return "\n".join(p.read_text(errors="replace")[-1500:] for p in proc_dir.glob("*_errors.log"))
 
+    def agent_port(self, intercom: int) -> int:
+        """The port agent `intercom`'s phone listens on in this test (2001 -> base + 1)."""
+        return self.port_base + intercom - 2000
+
     async def register(self, intercom: int) -> None:
-        code = await self.run("register.xml", port=agent_port(intercom), timeout=10,
-                              keys={"user": f"agent{intercom}", "contact_port": agent_port(intercom), "expires": 600},
+        port = self.agent_port(intercom)
+        code = await self.run("register.xml", port=port, timeout=10,
+                              keys={"user": f"agent{intercom}", "contact_port": port, "expires": 600},
                               auth=(f"agent{intercom}", agent_password(intercom)))
         assert code == 0, f"agent{intercom} did not register: {self.errors(self.procs[-1][2])}"
 
@@ -195,7 +211,7 @@ class Sipp:
                     extra: list[str] = ()):
         """Register the agent's phone and start the SIPp that answers (or rejects) its calls."""
         await self.register(intercom)
-        return await self.start(scenario, port=agent_port(intercom), calls=calls, timeout=timeout, extra=extra)
+        return await self.start(scenario, port=self.agent_port(intercom), calls=calls, timeout=timeout, extra=extra)
 
     async def call(self, key: str, port: int, caller: str = "+447911123458", name: str = "Test Caller",
                    scenario: str = "uac_wait_bye.xml", timeout: float = 30, extra: list[str] = (),

@@ -264,3 +264,18 @@ def test_reserve_refuses_an_agent_who_is_not_ready_and_failure_frees_the_recipie
     d.reserve("c1", 2, at(22))
     d.reserve_failed("c1", 2, at(23))
     assert d.agents[2].state.state == st.READY
+
+
+def test_a_recipient_who_hangs_up_a_consultation_is_ready_but_after_a_conference_wraps_up():
+    d = make(agents=3)
+    _connected(d, 1)
+    ready(d, 2, 21)
+    d.reserve("c1", 2, at(22))
+    d.reserve_answered("c1", 2, at(23))
+    assert d.agents[2].state.state == st.IN_CALL
+    d.reserve_failed("c1", 2, at(24))  # the consultation ended: no customer was handed over
+    assert d.agents[2].state.state == st.READY
+    d.reserve("c1", 2, at(25))
+    d.reserve_answered("c1", 2, at(26))
+    d.reserve_failed("c1", 2, at(27), wrap_up=True)  # left a conference with the customer
+    assert d.agents[2].state.state == st.WRAP_UP
