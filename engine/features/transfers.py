@@ -148,6 +148,7 @@ class CallFeatures:
     # -- starting ------------------------------------------------------------------------
     def new_target(self, kind: str, value: str, queue: bool = True) -> tm.Target:
         """Resolve and check a target; ControlError(422) when unknown or not allowed."""
+        self.check_can_start()
         d = self.engine.directory
         if kind == tm.AGENT:
             agent_id = d.by_intercom.get(value)
@@ -181,13 +182,18 @@ class CallFeatures:
             return tm.Target(tm.EXTERNAL, number)
         raise ControlError(422, "invalid_target", f"unknown target kind {kind!r}")
 
-    async def start(self, flow_kind: str, target: tm.Target, via: str) -> dict:
-        """Start a transfer (feature code, REST or REFER). ControlError when refused."""
-        flow = self.flow
-        if flow.phase != "connected" or flow.agent_id is None:
+    def check_can_start(self) -> None:
+        """Refuse a new transfer first for the call's own reasons, before looking at the target:
+        "a transfer is already in progress" says more than "that agent is not Ready"."""
+        if self.flow.phase != "connected" or self.flow.agent_id is None:
             raise ControlError(409, "not_connected", "the call is not connected to an agent")
         if self.machine.active:
             raise ControlError(409, "transfer_in_progress", "a transfer is already in progress on this call")
+
+    async def start(self, flow_kind: str, target: tm.Target, via: str) -> dict:
+        """Start a transfer (feature code, REST or REFER). ControlError when refused."""
+        flow = self.flow
+        self.check_can_start()
         if flow_kind == tm.ATTENDED and target.kind == tm.AGENT:
             try:
                 agent_id = self.engine.directory.by_intercom[target.value]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import shutil
 import signal
 import time
@@ -42,7 +43,7 @@ TRANSFER_CODES = {  # #1 / #2 + code: the test departments' and the test IVR's t
 FORWARD_NUMBER = "+447911123459"  # agent 2010's call forwarding number (answered on the trunk)
 
 
-AGENT_PORTS = 7200  # agents' phones: 7200-7999, a block of 100 per test (see Sipp.agent_port)
+AGENT_PORTS, AGENT_PORT_BLOCKS = 7200, 28  # agents' phones: 7200-9999, 100 a test (Sipp.agent_port)
 
 
 def agent_password(intercom: int) -> str:
@@ -165,8 +166,10 @@ class Sipp:
         # Each test's phones listen on ports of their own: a channel a failed test left behind
         # keeps retransmitting its INVITE to the contact it dialled for up to 32 s, and a new
         # phone on that port would answer it and be used up before the test's own call.
+        # 28 blocks, starting where the pid says, so neither the next tests nor the next run
+        # come back to a block within those 32 s.
         Sipp._generation += 1
-        self.port_base = AGENT_PORTS + (Sipp._generation % 8) * 100
+        self.port_base = AGENT_PORTS + ((os.getpid() + Sipp._generation) % AGENT_PORT_BLOCKS) * 100
         self.procs: list[tuple[str, asyncio.subprocess.Process, Path]] = []
         self._n = 0
 

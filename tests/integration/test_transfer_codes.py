@@ -11,50 +11,22 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlmodel import select
 
 from engine.features.dtmf import ERROR_TONE
 from engine.store import models as m
 from engine.store.session import session_scope
 from tests.integration.routing_env import FORWARD_NUMBER, TRANSFER_CODES, eventually
-from tests.integration.transfer_env import agent_scenario
+from tests.integration.transfer_env import (
+    agent_keys,
+    bridge_members,
+    connected_call,
+    hang_up_caller,
+    kinds,
+    kinds_once,
+    timeline,
+)
 
 pytestmark = [pytest.mark.asterisk]
-
-
-def timeline(url: str, call_id: str) -> list[tuple[str, dict]]:
-    with session_scope(url) as s:
-        return [(e.kind, e.detail) for e in s.exec(select(m.CallEvent).where(m.CallEvent.call_id == call_id)
-                                                     .order_by(m.CallEvent.at, m.CallEvent.id)).all()]
-
-
-def kinds(url: str, call_id: str) -> list[str]:
-    return [k for k, _ in timeline(url, call_id)]
-
-
-async def agent_keys(world, intercom: int, steps: list[tuple], timeout: float = 40):
-    """Register `intercom` and start its phone: answer, then the steps (keys over INFO)."""
-    await world.sipp.register(intercom)
-    path = agent_scenario(world.sipp.workdir / f"agent{intercom}-{len(world.sipp.procs)}.xml", steps)
-    return await world.sipp.start(path, port=world.sipp.agent_port(intercom), timeout=timeout)
-
-
-async def connected_call(world, port: int = 5601, exclude: set = frozenset()):
-    """Start a caller to `T longest_idle`; returns (caller proc, LiveCall) once connected to 2006."""
-    caller = await world.sipp.call("longest_idle", port, scenario="uac_wait_bye.xml", timeout=40)
-    assert await eventually(lambda: world.state(2006) == "in_call", 10), world.states_of(2006)
-    call = next(c for c in world.engine.calls.values() if c.id not in exclude)
-    return caller, call
-
-
-async def bridge_members(world, call) -> list[str]:
-    bridges = {b["id"]: b for b in await world.ari("GET", "bridges")}
-    return sorted(bridges.get(f"call-{call.id}", {}).get("channels", []))
-
-
-async def hang_up_caller(world, call, caller):
-    await world.ari("DELETE", f"channels/{call.caller_channel_id}")
-    assert await asyncio.wait_for(caller.wait(), 10) == 0
 
 
 async def test_hash1_intercom_is_a_blind_transfer_to_that_agent(world):
@@ -70,7 +42,7 @@ async def test_hash1_intercom_is_a_blind_transfer_to_that_agent(world):
     assert len(await bridge_members(world, call)) == 2
     await hang_up_caller(world, call, caller)
     assert await asyncio.wait_for(a2.wait(), 10) == 0
-    k = await eventually(lambda: (lambda ks: ks if "transfer_completed" in ks else None)(kinds(world.url, call.id)), 5)
+    k = await kinds_once(world, call, "transfer_completed")
     assert k.index("transfer_started") < k.index("transfer_completed")
     with session_scope(world.url) as s:
         assert s.get(m.CallRecord, call.id).agent_id == world.agent(2007)
@@ -90,7 +62,7 @@ async def test_attended_transfer_completes_when_the_agent_hangs_up(world):
     assert len(members) == 2 and call.caller_channel_id in members
     await hang_up_caller(world, call, caller)
     assert await asyncio.wait_for(a2.wait(), 10) == 0
-    k = await eventually(lambda: (lambda ks: ks if "transfer_completed" in ks else None)(kinds(world.url, call.id)), 5)
+    k = await kinds_once(world, call, "transfer_completed")
     assert [x for x in k if x.startswith("transfer_")][:4] == [
         "transfer_started", "transfer_dialled", "transfer_answered", "transfer_completed"], k
 

@@ -12,7 +12,14 @@ scenario is generated per test from a list of steps:
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+
+from sqlmodel import select
+
+from engine.store import models as m
+from engine.store.session import session_scope
+from tests.integration.routing_env import eventually
 
 HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
@@ -121,3 +128,45 @@ def agent_scenario(path: Path, steps: list[tuple]) -> str:
     return str(path.resolve())
 
 
+# -- the transfer tests' shared steps -------------------------------------------------------
+def timeline(url: str, call_id: str) -> list[tuple[str, dict]]:
+    with session_scope(url) as s:
+        return [(e.kind, e.detail) for e in s.exec(select(m.CallEvent).where(m.CallEvent.call_id == call_id)
+                                                     .order_by(m.CallEvent.at, m.CallEvent.id)).all()]
+
+
+def kinds(url: str, call_id: str) -> list[str]:
+    return [k for k, _ in timeline(url, call_id)]
+
+
+async def kinds_once(world, call, kind: str, timeout: float = 5) -> list[str]:
+    """The call's timeline kinds once `kind` is on it (the engine writes the record behind
+    the call, so a test that has just seen the effect may be a moment ahead of the row)."""
+    found = await eventually(lambda: (lambda ks: ks if kind in ks else None)(kinds(world.url, call.id)), timeout)
+    assert found, f"no {kind} on the timeline: {kinds(world.url, call.id)}"
+    return found
+
+
+async def agent_keys(world, intercom: int, steps: list[tuple], timeout: float = 40):
+    """Register `intercom` and start its phone: answer, then the steps (keys over INFO)."""
+    await world.sipp.register(intercom)
+    path = agent_scenario(world.sipp.workdir / f"agent{intercom}-{len(world.sipp.procs)}.xml", steps)
+    return await world.sipp.start(path, port=world.sipp.agent_port(intercom), timeout=timeout)
+
+
+async def connected_call(world, port: int = 5601, exclude: set = frozenset()):
+    """Start a caller to `T longest_idle`; returns (caller proc, LiveCall) once connected to 2006."""
+    caller = await world.sipp.call("longest_idle", port, scenario="uac_wait_bye.xml", timeout=40)
+    assert await eventually(lambda: world.state(2006) == "in_call", 10), world.states_of(2006)
+    call = next(c for c in world.engine.calls.values() if c.id not in exclude)
+    return caller, call
+
+
+async def bridge_members(world, call) -> list[str]:
+    bridges = {b["id"]: b for b in await world.ari("GET", "bridges")}
+    return sorted(bridges.get(f"call-{call.id}", {}).get("channels", []))
+
+
+async def hang_up_caller(world, call, caller):
+    await world.ari("DELETE", f"channels/{call.caller_channel_id}")
+    assert await asyncio.wait_for(caller.wait(), 10) == 0
