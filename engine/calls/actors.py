@@ -79,6 +79,11 @@ def channel_ids_of(event: dict) -> list[str]:
             ids.append(value["id"])
     if isinstance(event.get("channel_id"), str):  # synthetic events carry a bare id
         ids.append(event["channel_id"])
+    # ChannelTransfer (a phone's REFER under PJSIP_TRANSFER_HANDLING ari-only) names no
+    # `channel`: the phone that sent the REFER is `referred_by.source_channel`.
+    source = (event.get("referred_by") or {}).get("source_channel")
+    if isinstance(source, dict) and source.get("id"):
+        ids.append(source["id"])
     return ids
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from .transfer import CONFERENCE
 from .transfers import CONTROL, ControlError
 
 REQUEST_TIMEOUT = 8.0
@@ -31,3 +32,22 @@ class CallControl:
             return await asyncio.wait_for(future, REQUEST_TIMEOUT)
         except TimeoutError:
             raise ControlError(409, "call_busy", "the call did not take the request (it may have ended)") from None
+
+    def transfer_of(self, call_id: str) -> dict | None:
+        """The call's attended transfer or conference as the desktop shows it, or None.
+
+        Read directly, without a message to the call's actor: the web handler runs on the
+        event loop like the actor, and the machine's phase, flow and target are set together
+        between two awaits, so this snapshot is never half-updated. The desktop follows every
+        later change from the `transfer` events. `agent_id` (the transferring agent) and
+        `recipient_agent_id` let the web tell who controls the call: only the transferring
+        agent may complete, cancel or merge.
+        """
+        call = self.engine.calls.get(call_id)
+        features = getattr(getattr(call, "flow", None), "features", None)
+        if features is None:
+            return None
+        machine = features.machine
+        if not (machine.active or machine.phase == CONFERENCE):
+            return None
+        return {**features.describe(), "agent_id": features.agent_id, "recipient_agent_id": features.recipient_agent}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from engine.calls.actors import channel_ids_of
 from engine.pbx.ari import AriError
 
 from . import transfer as tm
@@ -49,7 +50,7 @@ def _destination(event: dict) -> str:
 async def on_channel_transfer(features: CallFeatures, event: dict) -> None:
     from .transfers import ControlError
 
-    channel_id = event["channel"]["id"]
+    channel_id = channel_ids_of(event)[0]  # the phone that sent the REFER
     features.refer = {"channel_id": channel_id}
     refer = event.get("refer_to") or {}
     if refer.get("destination_channel") or (refer.get("requested_destination") or {}).get("additional_protocol_params"):

@@ -33,6 +33,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from engine.calls import records
+from engine.calls.actors import channel_ids_of
 from engine.pbx.ari import AriError
 from engine.routing.dispatcher import RoutingError
 from engine.store.fields import utcnow
@@ -94,9 +95,10 @@ class CallFeatures:
         if kind == "SwitchboardTimer" and message.get("name") == RING_TIMER:
             await self._ring_timeout(message.get("channel_id"))
             return True
-        channel_id = (message.get("channel") or {}).get("id") or message.get("channel_id")
-        if not channel_id:
+        ids = channel_ids_of(message)
+        if not ids:
             return False
+        channel_id = ids[0]
         if kind == "ChannelDtmfReceived" and channel_id == self.code_channel():
             await self.digits.on_digit(message.get("digit", ""))
             return True

@@ -243,3 +243,21 @@ async def test_star4_external_attended_transfer_consults_the_number_then_hands_o
     assert world.state(2006) == "wrap_up"
     await hang_up_caller(world, call, caller)
     assert await asyncio.wait_for(carrier.wait(), 10) == 0
+
+
+async def test_the_phones_own_transfer_button_refer_goes_through_the_same_transfer(world):
+    a1 = await agent_keys(world, 2006, [("pause", 400), ("refer", "2007")])
+    a2 = await world.sipp.phone(2007)
+    world.ready(2006, 2007)
+    world.engine.routing.set_not_ready(world.agent(2007), None)  # 2007 gets the call only by transfer
+    caller, call = await connected_call(world)
+    world.engine.routing.set_ready(world.agent(2007))
+    assert await asyncio.wait_for(a1.wait(), 10) == 0, world.sipp.errors(world.sipp.procs[1][2])
+    assert await eventually(lambda: world.state(2007) == "in_call", 10), world.states_of(2007)
+    assert world.state(2006) == "wrap_up"
+    started = next(d for k, d in timeline(world.url, call.id) if k == "transfer_started")
+    assert started["via"] == "refer" and started["to"] == "2007"
+    members = await eventually(lambda: bridge_members(world, call), 5)
+    assert len(members) == 2 and call.caller_channel_id in members
+    await hang_up_caller(world, call, caller)
+    assert await asyncio.wait_for(a2.wait(), 10) == 0

@@ -236,6 +236,9 @@ async def test_dispatcher_keeps_one_calls_events_in_order_and_isolates_calls():
 
 def test_channel_ids_and_caller_numbers():
     assert channel_ids_of({"channel": {"id": "1"}, "peer": {"id": "2"}}) == ["1", "2"]
+    # A phone's REFER (ChannelTransfer) belongs to the phone's channel, the referrer.
+    assert channel_ids_of({"type": "ChannelTransfer", "refer_to": {"requested_destination": {"destination": "2007"}},
+                           "referred_by": {"source_channel": {"id": "a"}, "connected_channel": {"id": "c"}}}) == ["a"]
     assert normalize_caller_number("+447911123458") == "+447911123458"
     assert normalize_caller_number("07911 123458", "+442071838750") == "+447911123458"
     assert normalize_caller_number("anonymous", "+442071838750") is None

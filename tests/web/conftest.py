@@ -123,3 +123,19 @@ def chromium_or_skip() -> str:
             pytest.fail("chromium is required under CI=true (apt-get install chromium)")
         pytest.skip("Debian chromium is not installed")
     return path
+
+
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+async def browser():
+    """Debian's headless chromium driven by Playwright (never `playwright install`)."""
+    path = chromium_or_skip()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=path, args=BROWSER_ARGS, headless=True)
+        yield b
+        await b.close()

@@ -22,24 +22,11 @@ from engine.store import models as m
 from engine.store.session import session_scope
 from web.ws import extension_status_event
 
-from .conftest import PASSWORDS, chromium_or_skip
+from .conftest import PASSWORDS
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 AMBER, GREEN, GREY = "rgb(255, 143, 0)", "rgb(30, 142, 62)", "rgb(128, 134, 139)"
-
-
-@pytest.fixture
-async def browser():
-    path = chromium_or_skip()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=path, args=ARGS, headless=True)
-        yield b
-        await b.close()
 
 
 async def open_page(browser, stack, username: str, width: int = 1500):
