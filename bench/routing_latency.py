@@ -43,12 +43,13 @@ from engine.pbx.sandbox import Sandbox
 from engine.runtime.engine import Engine
 from engine.store import models as m
 from engine.store.session import make_engine, session_scope
+from bench.sip_capture import SipCapture, pct
 from tests.integration.routing_env import (
     N,
     Sipp,
     agent_password,
-    agent_port,
     build_template,
+    clear_asterisk,
     settings_for,
     write_config,
 )
@@ -56,7 +57,6 @@ from tests.sipp_helpers import HOST, sipp_binary
 
 AGENTS = list(range(2001, 2021))
 CSV_SCENARIO = ROOT / "bench" / "sipp" / "uac_csv.xml"
-TS_RE = re.compile(r"^(\d+\.\d+) IP ")
 FROM_RE = re.compile(r"From: .*<sip:(\+?\d+)@")
 
 
@@ -74,53 +74,18 @@ def build_db(workdir: Path) -> str:
     return url
 
 
-class Capture:
-    """tcpdump on loopback: INVITEs sent to the agents' ports, with kernel timestamps."""
+class Capture(SipCapture):
+    """INVITEs sent to the agents' phones, by the caller number in their From header."""
 
-    def __init__(self):
-        self.proc = None
-        self.invites: dict[str, float] = {}  # caller number -> first INVITE time
-        self._task = None
-
-    async def start(self):
-        ports = f"{agent_port(AGENTS[0])}-{agent_port(AGENTS[-1])}"
-        self.proc = await asyncio.create_subprocess_exec(
-            "tcpdump", "-i", "lo", "-n", "-tt", "-l", "-A", "-s", "0", "udp", "and", "dst", "portrange", ports,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-        self._task = asyncio.create_task(self._read())
-        await asyncio.sleep(1.0)  # tcpdump needs a moment before it captures
-
-    async def _read(self):
-        stamp, invite = None, False
-        while True:
-            line = await self.proc.stdout.readline()
-            if not line:
-                return
-            text = line.decode(errors="replace")
-            match = TS_RE.match(text)
-            if match:
-                stamp, invite = float(match.group(1)), False
-                continue
-            if "INVITE sip:agent" in text:
-                invite = True
-            elif invite:
-                number = FROM_RE.search(text)
-                if number and stamp is not None:
-                    self.invites.setdefault(number.group(1), stamp)
-                    invite = False
-
-    async def stop(self):
-        if self.proc and self.proc.returncode is None:
-            self.proc.terminate()
-            await self.proc.wait()
-        if self._task:
-            self._task.cancel()
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
+    @property
+    def invites(self) -> dict[str, float]:
+        first: dict[str, float] = {}
+        for packet in self.packets:
+            if packet.is_request("INVITE") and "INVITE sip:agent" in packet.text:
+                number = FROM_RE.search(packet.text)
+                if number:
+                    first.setdefault(number.group(1), packet.at)
+        return first
 
 
 async def run_burst(engine, sipp, starts, capture, numbers: list[str], port: int, workdir: Path,
@@ -135,10 +100,10 @@ async def run_burst(engine, sipp, starts, capture, numbers: list[str], port: int
                                                 stderr=asyncio.subprocess.DEVNULL)
     code = await asyncio.wait_for(proc.wait(), 40)
     await asyncio.sleep(0.3)
-    out = []
+    out, invites = [], capture.invites
     for number in numbers:
-        if number in starts and number in capture.invites:
-            out.append((capture.invites[number] - starts[number]) * 1000)
+        if number in starts and number in invites:
+            out.append((invites[number] - starts[number]) * 1000)
     if code != 0 or len(out) != len(numbers):
         print(f"  burst on port {port}: sipp exit {code}, {len(out)}/{len(numbers)} calls measured")
     return out
@@ -177,6 +142,7 @@ async def main(args) -> int:
         original(event)
 
     engine.ari.on_event = tap
+    await clear_asterisk(settings)  # a call a crashed test or bench left in the app would be adopted
     received: dict[str, float] = {}
     sent: dict[str, tuple[float, float]] = {}
     request = engine.ari.request
@@ -194,7 +160,7 @@ async def main(args) -> int:
 
     engine.ari.request = timed_request
     sipp = Sipp(settings, workdir / "sipp")
-    capture = Capture()
+    capture = Capture(f"dst portrange {sipp.agent_port(AGENTS[0])}-{sipp.agent_port(AGENTS[-1])}")
     await engine.start()
     sub = engine.bus.subscribe(maxsize=100000)
 
@@ -234,8 +200,9 @@ async def main(args) -> int:
                       f"{max(values):6.2f} | {statistics.mean(values):6.2f}")
         if all(rows.values()):
             print("\n" + plot(rows))
+        invites = capture.invites
         split = [(received[n] - starts[n], sent[n][0] - received[n], sent[n][1] - sent[n][0],
-                  capture.invites[n] - sent[n][0]) for n in sent if n in received and n in capture.invites]
+                  invites[n] - sent[n][0]) for n in sent if n in received and n in invites]
         if split:
             print("\nwhere the time goes (all calls, ms, p50 / p99): event reaches the engine | engine until the "
                   "originate is sent | originate request round trip | originate sent -> INVITE on the wire")

@@ -8,6 +8,13 @@ event), resolves what was dialled into a transfer target, and plays the error to
 The agent's channel joins the call's bridge with `absorbDTMF=true`: the caller does not
 hear the digits, and Asterisk still reports each one to the app (ChannelDtmfReceived).
 
+Each key press reaches the engine twice: AMI `DTMFBegin` as the key goes down
+(`DTMF_BEGIN` messages, posted by the engine's AMI handler) and ARI `ChannelDtmfReceived`
+when the digit ends. ARI alone would put the whole key press in front of every action:
+Asterisk emits the end only once the digit's duration has passed (a SIP INFO digit with
+Duration=100 is held back 100 ms and more). The engine acts on whichever of the two comes
+first and drops its pair (`KeyPresses`), so a late or missing AMI still works, only slower.
+
 Error tone: any refusal (unknown intercom or code, agent not Ready, external transfer
 while the department's "Use it as Queue" is off, an invalid number, `*3` outside a
 consultation, the inter-digit timeout) plays `ERROR_TONE` on the agent's channel only and
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -30,6 +38,7 @@ from . import transfer as tm
 if TYPE_CHECKING:  # pragma: no cover
     from .transfers import CallFeatures
 
+DTMF_BEGIN = "SwitchboardDtmfBegin"  # {"type", "channel_id", "digit"}: AMI DTMFBegin, received
 ERROR_TONE = "tone:errortone"  # indications.conf: three short 480 Hz pips, played once
 ERROR_TONE_SECONDS = 0.6  # the tone's elements play once; the playback is stopped after this
 
@@ -48,17 +57,42 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class KeyPresses:
+    """Pairs the two reports of each key press ("begin" from AMI, "end" from ARI) so a
+    digit is fed to the parser once, on whichever report comes first. Pure."""
+
+    LIMIT = 32  # reports kept unpaired per channel (AMI down: every end stays unpaired)
+
+    def __init__(self) -> None:
+        self._ahead: dict[str, deque[tuple[str, str]]] = {}
+
+    def first(self, channel_id: str, source: str, digit: str) -> bool:
+        """True when this report is the first of its key press (act on it)."""
+        queue = self._ahead.setdefault(channel_id, deque(maxlen=self.LIMIT))
+        if queue and queue[0][0] != source:
+            if queue[0][1] == digit:
+                queue.popleft()  # the other report of a key press already acted on
+                return False
+            queue.clear()  # out of step (a report was lost): start pairing afresh
+        queue.append((source, digit))
+        return True
+
+
 class FeatureDigits:
     def __init__(self, features: CallFeatures):
         self.features = features
         self.parser = codes.FeatureCodeParser()
         self.token: str | None = None
+        self.presses = KeyPresses()
 
     def reset(self) -> None:
         self.parser.reset()
         self.token = None
 
-    async def on_digit(self, digit: str) -> None:
+    async def on_digit(self, channel_id: str, digit: str, source: str = "end") -> None:
+        """One report of a key press on the code channel: `source` "begin" (AMI) or "end" (ARI)."""
+        if not self.presses.first(channel_id, source, digit):
+            return
         outcome = self.parser.feed(digit, _now())
         await self._outcome(outcome)
 

@@ -39,7 +39,7 @@ from engine.routing.dispatcher import RoutingError
 from engine.store.fields import utcnow
 
 from . import transfer as tm
-from .dtmf import FeatureDigits
+from .dtmf import DTMF_BEGIN, FeatureDigits
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.routing.flow import CallFlow
@@ -99,8 +99,9 @@ class CallFeatures:
         if not ids:
             return False
         channel_id = ids[0]
-        if kind == "ChannelDtmfReceived" and channel_id == self.code_channel():
-            await self.digits.on_digit(message.get("digit", ""))
+        if kind in ("ChannelDtmfReceived", DTMF_BEGIN) and channel_id == self.code_channel():
+            await self.digits.on_digit(channel_id, message.get("digit", ""),
+                                       "begin" if kind == DTMF_BEGIN else "end")
             return True
         if kind == "ChannelTransfer" and channel_id == self.flow.agent_channel:
             from .refer import on_channel_transfer

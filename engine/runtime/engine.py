@@ -22,6 +22,7 @@ from engine.agents.audio_path import AudioPaths
 from engine.calls import records
 from engine.calls.actors import Actor, CallDispatcher
 from engine.calls.model import LiveCall
+from engine.features.dtmf import DTMF_BEGIN
 from engine.features.hold import CallControl as HoldCallControl
 from engine.events import EventBus
 from engine.pbx.ami import AmiClient, AmiError, parse_contact_list, parse_contact_status
@@ -81,6 +82,7 @@ class Engine(RoutingHooks):
                                     on_disconnected=self._on_ari_disconnected)
         self.ami = ami or AmiClient(settings, on_connected=self._on_ami_connected)
         self.ami.register_event("ContactStatus", self._on_contact_status)
+        self.ami.register_event("DTMFBegin", self._on_dtmf_begin)
         self._reg_queue: asyncio.Queue = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self._stop_requested = asyncio.Event()
@@ -249,6 +251,15 @@ class Engine(RoutingHooks):
         actor.post({"type": ADOPT, "channel": channel})
 
     # -- AMI: registrations --------------------------------------------------------------
+
+    def _on_dtmf_begin(self, event) -> None:
+        """A key going down on a call's channel: to the call's actor, ahead of ARI's digit
+        end (engine/features/dtmf.py). The AMI Uniqueid is the ARI channel id."""
+        if event.get("Direction") != "Received":
+            return
+        actor = self.dispatcher.owner_of(event.get("Uniqueid") or "")
+        if actor is not None:
+            actor.post({"type": DTMF_BEGIN, "channel_id": event["Uniqueid"], "digit": event.get("Digit", "")})
 
     def _on_contact_status(self, event) -> None:
         change = parse_contact_status(event)

@@ -4,7 +4,8 @@ Why capture and not an Asterisk recording: the question a call-waiting test asks
 the agent's phone *hears*, which is exactly the RTP Asterisk sends to the phone's media
 port. A `spy` snoop recording was all zeros when no RTP flowed (DESIGN.md).
 
-Also writes pcaps of RTP for SIPp's `play_pcap_audio` (a caller who talks continuously).
+Also writes pcaps of RTP for SIPp's `play_pcap_audio` (a caller who talks continuously, a
+softphone's RFC 4733 key presses).
 """
 
 from __future__ import annotations
@@ -105,20 +106,55 @@ def write_rtp_pcap(path: Path, payload: bytes, payload_type: int = 0, ptime_ms: 
                    src_port: int = 6000, dst_port: int = 6002) -> None:
     """A pcap of one RTP stream carrying `payload` (already G.711-encoded), for SIPp."""
     samples_per_packet = 8 * ptime_ms
+    packets = []
+    for i in range(0, len(payload) - samples_per_packet + 1, samples_per_packet):
+        n = i // samples_per_packet
+        packets.append((n * ptime_ms / 1000, payload_type, n == 0, n * samples_per_packet,
+                        payload[i:i + samples_per_packet]))
+    _write_pcap(path, packets, src_port, dst_port)
+
+
+DTMF_EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
+
+
+def write_dtmf_pcap(path: Path, digits: str, *, duration_ms: int = 100, gap_ms: int = 200,
+                    payload_type: int = 101, src_port: int = 6000, dst_port: int = 6002) -> float:
+    """A pcap of RFC 4733 telephone-events, one key press per digit, for SIPp's
+    `play_pcap_audio`: what a softphone sends (dtmf_mode=rfc4733). Returns its length (s).
+
+    Why not the captures Debian ships (/usr/share/sip-tester/dtmf_2833_*.pcap): they all
+    reuse one RTP timestamp, so two played back to back reach Asterisk as one digit. Here
+    each press has its own timestamp and sequence numbers run on: a packet every 20 ms
+    while the key is down (marker bit on the first), then the end packet three times."""
+    packets, t, ts = [], 0.0, 0
+    for digit in digits:
+        event = DTMF_EVENTS[digit]
+        steps = max(1, duration_ms // 20)
+        for k in range(steps):
+            duration = (k + 1) * 160
+            packets.append((t + k * 0.02, payload_type, k == 0, ts, struct.pack("!BBH", event, 10, duration)))
+        end = struct.pack("!BBH", event, 0x80 | 10, steps * 160)
+        packets += [(t + steps * 0.02, payload_type, False, ts, end)] * 3
+        t += (duration_ms + gap_ms) / 1000
+        ts += (duration_ms + gap_ms) * 8
+    _write_pcap(path, packets, src_port, dst_port)
+    return t
+
+
+def _write_pcap(path: Path, packets: list[tuple[float, int, bool, int, bytes]], src_port: int,
+                dst_port: int) -> None:
+    """(time s, payload type, marker, RTP timestamp, payload) -> an Ethernet pcap, one SSRC."""
     frames = []
     ssrc = 0x5B0A12D5
-    for i in range(0, len(payload) - samples_per_packet + 1, samples_per_packet):
-        chunk = payload[i:i + samples_per_packet]
-        n = i // samples_per_packet
-        rtp = struct.pack("!BBHII", 0x80, payload_type | (0x80 if n == 0 else 0), n & 0xFFFF,
-                          (n * samples_per_packet) & 0xFFFFFFFF, ssrc) + chunk
+    for seq, (t, payload_type, marker, timestamp, payload) in enumerate(packets):
+        rtp = struct.pack("!BBHII", 0x80, payload_type | (0x80 if marker else 0), seq & 0xFFFF,
+                          timestamp & 0xFFFFFFFF, ssrc) + payload
         udp = struct.pack("!HHHH", src_port, dst_port, 8 + len(rtp), 0) + rtp
         total = 20 + len(udp)
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, n & 0xFFFF, 0, 64, 17, 0,
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, seq & 0xFFFF, 0, 64, 17, 0,
                          bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])) + udp
         eth = b"\x00" * 12 + b"\x08\x00" + ip
-        t = n * ptime_ms / 1000
-        frames.append(struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(eth), len(eth)) + eth)
+        frames.append(struct.pack("<IIII", int(t), int(round((t % 1) * 1e6)) % 1000000, len(eth), len(eth)) + eth)
     header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINKTYPE_ETHERNET)
     Path(path).write_bytes(header + b"".join(frames))
 

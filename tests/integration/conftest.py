@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from engine.runtime.engine import Engine
 from tests.integration.routing_env import (
     Sipp,
     build_template,
+    clear_asterisk,
     copy_db,
     eventually,
     ids,
@@ -95,23 +95,6 @@ class World:
     async def close(self):
         self._pump.cancel()
         self._sub.close()
-
-
-async def clear_asterisk(settings) -> None:
-    auth = {"Authorization": aiohttp.encode_basic_auth(settings.ari_user, settings.ari_password)}
-    base = f"{settings.ari_url}ari/"
-    async with aiohttp.ClientSession(headers=auth, timeout=aiohttp.ClientTimeout(total=5)) as http:
-        for kind in ("channels", "bridges"):
-            async with http.get(base + kind) as resp:
-                items = await resp.json()
-            for item in items:
-                async with http.delete(f"{base}{kind}/{item['id']}"):
-                    pass
-        for _ in range(50):
-            async with http.get(base + "channels") as resp:
-                if not await resp.json():
-                    return
-            await asyncio.sleep(0.05)
 
 
 @pytest.fixture

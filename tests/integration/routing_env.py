@@ -17,6 +17,7 @@ import signal
 import time
 from pathlib import Path
 
+import aiohttp
 from sqlmodel import select
 
 from engine.config.files import write_all
@@ -247,3 +248,20 @@ async def eventually(predicate, timeout: float = 5.0, interval: float = 0.05):
 def count_is(n: int, items: list):
     """`items` when there are exactly `n` of them, else None (for `eventually`)."""
     return items if len(items) == n else None
+
+
+async def clear_asterisk(settings) -> None:
+    auth = {"Authorization": aiohttp.encode_basic_auth(settings.ari_user, settings.ari_password)}
+    base = f"{settings.ari_url}ari/"
+    async with aiohttp.ClientSession(headers=auth, timeout=aiohttp.ClientTimeout(total=5)) as http:
+        for kind in ("channels", "bridges"):
+            async with http.get(base + kind) as resp:
+                items = await resp.json()
+            for item in items:
+                async with http.delete(f"{base}{kind}/{item['id']}"):
+                    pass
+        for _ in range(50):
+            async with http.get(base + "channels") as resp:
+                if not await resp.json():
+                    return
+            await asyncio.sleep(0.05)

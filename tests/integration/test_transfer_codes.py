@@ -261,3 +261,33 @@ async def test_the_phones_own_transfer_button_refer_goes_through_the_same_transf
     assert len(members) == 2 and call.caller_channel_id in members
     await hang_up_caller(world, call, caller)
     assert await asyncio.wait_for(a2.wait(), 10) == 0
+
+
+async def test_rfc4733_key_presses_from_a_softphone_work_like_info_digits(world):
+    """Real softphones send DTMF as RFC 4733 RTP events (the agents' dtmf_mode). The engine
+    acts on a key as it goes down (AMI DTMFBegin) and drops the same key's end (ARI)."""
+    a1 = await agent_keys(world, 2006, [("pause", 300), ("rtp_keys",), ("pause", 1500), ("bye",)],
+                          rtp_keys="*22007")
+    a2 = await world.sipp.phone(2007)
+    world.ready(2006)
+    caller, call = await connected_call(world)
+    agent_channel = call.flow.agent_channel
+    world.ready(2007)
+    await kinds_once(world, call, "transfer_answered", timeout=10)
+    started = [d for k, d in timeline(world.url, call.id) if k == "transfer_started"]
+    assert len(started) == 1 and started[0]["to"] == "2007" and started[0]["flow"] == "attended"
+    assert "feature_code_refused" not in kinds(world.url, call.id)
+    # Each press reached Asterisk as a digit of its own and was counted once (a digit counted
+    # twice would have made another code), and the engine acted on the last key going down:
+    # the consultation bridge came before ARI reported that key's end (if it did at all).
+    events = world.ari_events
+    ends = [(i, e["digit"]) for i, e in enumerate(events) if e.get("type") == "ChannelDtmfReceived"
+            and e["channel"]["id"] == agent_channel]
+    assert "*22007".startswith("".join(d for _, d in ends)) and len(ends) >= 5, ends
+    consult = next(i for i, e in enumerate(events) if e.get("type") == "ChannelEnteredBridge"
+                   and e["bridge"]["id"].startswith("consult-"))
+    assert len(ends) == 5 or consult < ends[5][0]
+    assert await asyncio.wait_for(a1.wait(), 10) == 0  # 2006 hangs up: the transfer completes
+    await kinds_once(world, call, "transfer_completed")
+    await hang_up_caller(world, call, caller)
+    assert await asyncio.wait_for(a2.wait(), 10) == 0

@@ -5,7 +5,10 @@ merge when played back to back, while INFO digits arrive in ARI in order (Asteri
 res_pjsip_dtmf_info accepts INFO even on an endpoint with dtmf_mode=rfc4733). The
 scenario is generated per test from a list of steps:
     ("pause", ms)       wait
-    ("keys", "#12002#")  one INFO per digit, 120 ms apart (no pause after the last)
+    ("keys", "#12002#")  one INFO per digit, 120 ms apart (no pause after the last);
+                        ("keys", "#12002#", 250): 250 ms apart
+    ("rtp_keys", "keys.pcap", 1.2)  RFC 4733 key presses, as a softphone sends them (a pcap
+                        written by tests/audio/rtp.write_dtmf_pcap, played from SIPp's directory)
     ("refer", "2007")   the phone's transfer button: REFER to that extension (then 202)
     ("bye",)            the agent hangs up
     ("wait_bye",)       wait for the far end's BYE (the default ending)
@@ -20,16 +23,13 @@ from sqlmodel import select
 
 from engine.store import models as m
 from engine.store.session import session_scope
+from tests.audio.rtp import write_dtmf_pcap
 from tests.integration.routing_env import eventually
 
 HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="agent_keys">
-  <recv request="INVITE" crlf="true" rrs="true">
-    <action>
-      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>
-      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>
-    </action>
+  <recv request="INVITE" crlf="true" rrs="true">{dialog}
   </recv>
   <send>
     <![CDATA[
@@ -48,12 +48,22 @@ HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       s=-
       c=IN IP[media_ip_type] [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 0
+      m=audio [media_port] RTP/AVP 0 101
       a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
     ]]>
   </send>
   <recv request="ACK" crlf="true"/>
 """
+
+# The INVITE's From and To, kept for the requests the phone sends in the dialog (SIPp
+# refuses a scenario that assigns a variable it never uses: only when there are some).
+DIALOG = """
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>
+    </action>"""
 
 REQUEST = """  <send retrans="500">
     <![CDATA[
@@ -97,7 +107,8 @@ WAIT_BYE = """  <label id="90"/>
 
 def agent_scenario(path: Path, steps: list[tuple]) -> str:
     """Write the scenario; returns its absolute path (Sipp.start accepts it)."""
-    out, cseq = [HEAD], 0
+    sends = any(step[0] in ("keys", "refer", "bye") for step in steps)
+    out, cseq = [HEAD.replace("{dialog}", DIALOG if sends else "")], 0
     if not steps or steps[-1][0] not in ("bye", "wait_bye"):
         steps = [*steps, ("wait_bye",)]
     for step in steps:
@@ -105,13 +116,17 @@ def agent_scenario(path: Path, steps: list[tuple]) -> str:
         if kind == "pause":
             out.append(f'  <pause milliseconds="{int(step[1])}"/>\n')
         elif kind == "keys":
+            gap = step[2] if len(step) > 2 else 120
             for n, digit in enumerate(step[1]):
                 if n:  # no pause after the last digit: the engine may act (and BYE) at once
-                    out.append('  <pause milliseconds="120"/>\n')
+                    out.append(f'  <pause milliseconds="{gap}"/>\n')
                 cseq += 1
                 out.append(REQUEST.format(method="INFO", cseq=cseq, headers="      Content-Type: application/dtmf-relay\n",
                                           body=f"\n      Signal={digit}\n      Duration=100\n"))
                 out.append('  <recv response="200"/>\n')
+        elif kind == "rtp_keys":  # ("rtp_keys", pcap file name in SIPp's directory, seconds it lasts)
+            out.append(f'  <nop>\n    <action>\n      <exec play_pcap_audio="{step[1]}"/>\n    </action>\n  </nop>\n')
+            out.append(f'  <pause milliseconds="{int(step[2] * 1000) + 100}"/>\n')
         elif kind == "refer":
             cseq += 1
             out.append(REQUEST.format(method="REFER", cseq=cseq,
@@ -149,11 +164,24 @@ async def kinds_once(world, call, kind: str, timeout: float = 5) -> list[str]:
     return found
 
 
-async def agent_keys(world, intercom: int, steps: list[tuple], timeout: float = 40):
-    """Register `intercom` and start its phone: answer, then the steps (keys over INFO)."""
+async def agent_keys(world, intercom: int, steps: list[tuple], timeout: float = 40, rtp_keys: str | None = None,
+                     extra: list[str] = ()):
+    """Register `intercom` and start its phone: answer, then the steps (keys over INFO).
+    `rtp_keys`: the phone then also presses these keys as RFC 4733 events (after the steps
+    that come before a ("rtp_keys",) step, which is added at the end when there is none)."""
     await world.sipp.register(intercom)
+    files = {}
+    if rtp_keys:
+        pcap = world.sipp.workdir / f"keys-{intercom}-{len(world.sipp.procs)}.pcap"
+        pcap.parent.mkdir(parents=True, exist_ok=True)
+        seconds = write_dtmf_pcap(pcap, rtp_keys)
+        files["keys.pcap"] = pcap
+        steps = [s if s[0] != "rtp_keys" else ("rtp_keys", "keys.pcap", seconds) for s in steps]
+        if not any(s[0] == "rtp_keys" for s in steps):
+            steps = [*steps, ("rtp_keys", "keys.pcap", seconds)]
     path = agent_scenario(world.sipp.workdir / f"agent{intercom}-{len(world.sipp.procs)}.xml", steps)
-    return await world.sipp.start(path, port=world.sipp.agent_port(intercom), timeout=timeout)
+    return await world.sipp.start(path, port=world.sipp.agent_port(intercom), timeout=timeout, files=files,
+                                  extra=extra)
 
 
 async def connected_call(world, port: int = 5601, exclude: set = frozenset()):

@@ -91,3 +91,28 @@ def test_bad_digit_is_refused():
     parser.feed("#", T0)
     out = parser.feed("A", T0)
     assert isinstance(out, c.Invalid) and not parser.active
+
+
+def test_each_key_press_is_acted_on_once_whichever_report_comes_first():
+    from engine.features.dtmf import KeyPresses
+
+    k = KeyPresses()
+    # AMI's begin first (the usual case), then ARI's end of the same digit.
+    assert k.first("a", "begin", "*") and not k.first("a", "end", "*")
+    assert k.first("a", "begin", "2") and k.first("a", "begin", "0")  # two presses ahead
+    assert not k.first("a", "end", "2") and not k.first("a", "end", "0")
+    # AMI late: the end acts, the late begin is dropped.
+    assert k.first("a", "end", "7") and not k.first("a", "begin", "7")
+    # AMI lost a begin: out of step, pairing starts afresh and no digit is dropped.
+    assert k.first("a", "end", "1") and k.first("a", "begin", "3") and not k.first("a", "end", "3")
+    # Channels are paired separately; the same digit pressed twice counts twice.
+    assert k.first("b", "begin", "5") and k.first("a", "begin", "5") and k.first("a", "begin", "5")
+    assert not k.first("a", "end", "5") and not k.first("a", "end", "5") and not k.first("b", "end", "5")
+
+
+def test_with_ami_silent_every_end_acts_and_memory_stays_bounded():
+    from engine.features.dtmf import KeyPresses
+
+    k = KeyPresses()
+    assert all(k.first("a", "end", d) for d in "0123456789" * 10)
+    assert len(k._ahead["a"]) == KeyPresses.LIMIT

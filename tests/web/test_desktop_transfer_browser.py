@@ -47,6 +47,11 @@ async def alice_on_a_call(stack, browser, engine, call_id: str = "call-x", depar
     return page, flow, agents
 
 
+async def choose(page, kind: str) -> None:
+    """Click one of the form's target kinds (a segmented control: the label is what shows)."""
+    await page.click(f".segmented label:has-text('{kind}')")
+
+
 async def visible_caps(page) -> list[str]:
     return await page.locator("#controls button").evaluate_all("bs => bs.map(b => b.textContent)")
 
@@ -89,7 +94,7 @@ async def test_consult_a_ready_agent_from_the_picker_then_complete(stack, browse
 
 
 async def test_consult_then_conference_then_the_recipient_leaves(stack, browser, engine):
-    page, flow, agents = await alice_on_a_call(stack, browser, engine)
+    page, flow, _ = await alice_on_a_call(stack, browser, engine)
     await page.click(CONSULT)
     await page.fill("#xfer-intercom", "1002")
     await page.press("#xfer-intercom", "Enter")  # Enter submits the form too
@@ -97,7 +102,7 @@ async def test_consult_then_conference_then_the_recipient_leaves(stack, browser,
     await engine.answer("call-x")
     await page.wait_for_selector("#xfer-merge:not([disabled])")
     await page.click("#xfer-merge")
-    await page.wait_for_selector("#xfer-status:text('Conference: you, the caller and Bob Baker (1002)')")
+    await page.wait_for_selector("#xfer-status:text('You, the caller and Bob Baker (1002)')")
     assert await page.locator("#xfer-actions").is_hidden()
     assert await page.locator(HANG_UP).get_attribute("title") == "you leave; the caller and the recipient stay connected"
     await shot(page, "desktop_conference")
@@ -109,7 +114,7 @@ async def test_consult_then_conference_then_the_recipient_leaves(stack, browser,
 
 @pytest.mark.parametrize("how,shown", [("busy", "busy"), ("no_answer", "no answer"), ("hung_up", "hung up")])
 async def test_a_failed_consultation_shows_why_and_gives_the_controls_back(stack, browser, engine, how, shown):
-    page, flow, agents = await alice_on_a_call(stack, browser, engine)
+    page, _, _ = await alice_on_a_call(stack, browser, engine)
     await page.click(CONSULT)
     await page.click("[data-intercom='1002']")
     await page.click("#xfer-submit")
@@ -132,7 +137,7 @@ async def test_a_failed_consultation_shows_why_and_gives_the_controls_back(stack
 
 
 async def test_cancel_a_consultation_while_it_rings(stack, browser, engine):
-    page, flow, agents = await alice_on_a_call(stack, browser, engine)
+    page, _, agents = await alice_on_a_call(stack, browser, engine)
     await page.click(CONSULT)
     await page.click("[data-intercom='1002']")
     await page.click("#xfer-submit")
@@ -150,7 +155,8 @@ async def test_refusals_show_the_engines_message(stack, browser, engine):
     await page.wait_for_selector(f"{FORM_ERROR}:text('Pick a Ready agent from the list')")
     await page.fill("#xfer-intercom", "1003")  # carol is typed in anyway: the engine refuses
     await page.click("#xfer-submit")
-    await page.wait_for_selector(f"{FORM_ERROR}:text('agent 1003 is not Ready')")
+    await page.wait_for_selector(f"{FORM_ERROR}:text('is not Ready')")
+    assert await page.text_content(FORM_ERROR) == "Agent 1003 is not Ready"  # the engine's words
     await shot(page, "desktop_consult_refused_not_ready")
     await page.fill("#xfer-intercom", "car")  # a name filters the list
     assert await page.locator("#xfer-agents button").count() == 1
@@ -159,29 +165,30 @@ async def test_refusals_show_the_engines_message(stack, browser, engine):
     await page.wait_for_selector("[data-intercom='1002'][disabled]", timeout=6000)
     assert "Not ready" in await page.locator("[data-intercom='1002']").text_content()
 
-    await page.check("input[name=xfer-kind][value=external]")
+    await choose(page, "External number")
     await page.fill("#xfer-number", "12")
     await page.click("#xfer-submit")
-    await page.wait_for_selector(f"{FORM_ERROR}:text(\"number: '12' is not a valid phone number\")")
+    await page.wait_for_selector(f"{FORM_ERROR}:text(\"Number: '12' is not a valid phone number\")")
     await page.click(CONSULT)  # a second click closes the form
     assert await page.locator("#transfer-form").is_hidden()
     assert flow.features.machine.phase == "idle" and engine.ari.requests == []
 
 
 async def test_external_numbers_are_unavailable_when_the_department_has_no_queue(stack, browser, engine):
-    page, flow, agents = await alice_on_a_call(stack, browser, engine, department="Support")
+    page, _, _ = await alice_on_a_call(stack, browser, engine, department="Support")
     await page.click(TRANSFER)
-    await page.check("input[name=xfer-kind][value=external]")
+    await choose(page, "External number")
     await page.wait_for_selector("#xfer-number[disabled]")
+    assert await page.locator("#xfer-submit").is_disabled()
     help_text = await page.text_content("#xfer-external-help")
     assert help_text == "Not available on this call: external transfers need the department's \"Use it as Queue\" on."
     await shot(page, "desktop_transfer_external_unavailable")
 
 
 async def test_blind_transfer_by_department_code_without_queue(stack, browser, engine):
-    page, flow, agents = await alice_on_a_call(stack, browser, engine)
+    page, flow, _ = await alice_on_a_call(stack, browser, engine)
     await page.click(TRANSFER)
-    await page.check("input[name=xfer-kind][value=code]")
+    await choose(page, "Department / IVR")
     await page.wait_for_selector("#xfer-codes button[data-code='20002']")
     assert await page.locator("#xfer-codes button").count() == 3  # Sales, Support, Main menu (IVR)
     await page.click("#xfer-codes button[data-code='30001']")
@@ -190,29 +197,51 @@ async def test_blind_transfer_by_department_code_without_queue(stack, browser, e
     await page.uncheck("#xfer-queue")
     await shot(page, "desktop_transfer_by_code")
     await page.click("#xfer-submit")
-    await page.wait_for_selector(".flash:text('Transferring the call to Support (20002)')")
+    await page.wait_for_selector(".flash:text('Call transferred to Support (20002)')")
     await page.wait_for_selector("#wrapup-panel:not([hidden])")
     await engine.settle("call-x")
     with session_scope(stack.db_url) as s:
         support = s.get(m.Department, 2)
     assert flow.department_id == support.id and flow.phase == "routing"
-    assert stack.routing.dispatcher.calls["call-x"].queue is False
+    assert "call-x" not in stack.routing.dispatcher.calls  # nobody in Support, queue off: overflowed
     await shot(page, "desktop_transfer_by_code_wrap_up")
 
 
 async def test_blind_transfer_to_an_external_number(stack, browser, engine):
-    page, flow, agents = await alice_on_a_call(stack, browser, engine)
+    page, _, _ = await alice_on_a_call(stack, browser, engine)
     await page.click(TRANSFER)
-    await page.check("input[name=xfer-kind][value=external]")
+    await choose(page, "External number")
     await page.fill("#xfer-number", "07911 123459")
     await page.click("#xfer-submit")
     await page.wait_for_selector("#wrapup-panel:not([hidden])")
+    await page.wait_for_selector(".flash:text('Transferring the call to 07911 123459')")
     originate = [p for _, path, p in engine.ari.requests if path.startswith("channels/sb-")]
     assert originate[0]["endpoint"] == "PJSIP/+447911123459@trunk"
 
 
+async def test_the_recipient_sees_who_is_transferring_and_takes_over_on_completion(stack, browser, engine):
+    """Bob's own desktop while alice consults him: the caller's screen pop, no controls of
+    his until the transfer completes (the engine refuses them), then his call in full."""
+    page, _, _ = await alice_on_a_call(stack, browser, engine)
+    bob = await open_page(browser, stack, "bob", width=820)  # a narrow window: one column
+    await page.click(CONSULT)
+    await page.click("[data-intercom='1002']")
+    await page.click("#xfer-submit")
+    await page.wait_for_selector("#xfer-status:text('Ringing Bob Baker (1002)…')")
+    await engine.answer("call-x")
+    await bob.wait_for_selector("#xfer-status:text('Alice Archer is transferring this call to you')")
+    assert await bob.locator("#xfer-actions").is_hidden()
+    assert await bob.locator("#controls button:not([disabled])").count() == 0
+    await shot(bob, "desktop_recipient_during_consultation_narrow")
+    await page.wait_for_selector("#xfer-complete:not([disabled])")
+    await page.click("#xfer-complete")
+    await bob.wait_for_selector(f"{PANEL}[hidden]", state="attached")
+    await bob.wait_for_selector(f"{TRANSFER}:not([disabled])")
+    assert await visible_caps(bob) == ["Hold", "Transfer", "Consult", "Conference", "Hang up"]
+
+
 async def test_hang_up_goes_to_wrap_up(stack, browser, engine):
-    page, flow, agents = await alice_on_a_call(stack, browser, engine)
+    page, flow, _ = await alice_on_a_call(stack, browser, engine)
     await shot(page, "desktop_call_controls")
     await page.click(HANG_UP)
     await page.wait_for_selector("#wrapup-panel:not([hidden])")

@@ -14,7 +14,7 @@ The demo data: alice (agent 1, intercom 1001), bob (agent 2, 1002) and carol (ag
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -48,7 +48,7 @@ async def connected_call(stack, engine, call_id: str = "c1", department_id: int 
     with session_scope(stack.db_url) as s:
         s.add(m.CallRecord(id=call_id, caller_number="+442079460001", caller_name="JANE D",
                            inbound_number="+442071838750", department_id=department_id, agent_id=ALICE,
-                           answered_at=datetime.now(timezone.utc)))
+                           answered_at=datetime.now(UTC)))
     stack.routing.sign_in(ALICE, SALES)  # Sales signs agents in Ready
     stack.routing.call_arrived(call_id, SALES)
     stack.routing.offer_answered(call_id, ALICE)
@@ -152,7 +152,7 @@ async def test_external_transfers_need_the_departments_queue_on(stack, engine):
     error = err(await alice.call("POST", "/api/calls/c1/transfers",
                                  {"flow": "blind", "target": {"number": "07911 123459"}}), 409, "queue_off")
     assert error["message"] == "external transfers need the department's \"Use it as Queue\" on"
-    status, targets = await alice.call("GET", "/api/calls/c1/transfer-targets")
+    _, targets = await alice.call("GET", "/api/calls/c1/transfer-targets")
     assert targets["external"] == {"available": False, "reason": error["message"]}
 
 
@@ -198,7 +198,7 @@ async def test_consult_a_ready_agent_then_complete(stack, engine):
     assert status == 200 and done["state"] == "done"
     assert state(stack, ALICE) == ("wrap_up", "c1") and state(stack, BOB) == ("in_call", "c1")
     assert flow.agent_id == BOB and flow.agent_channel == recipient
-    assert f"agent-c1" in flow.hung_up  # alice's leg
+    assert "agent-c1" in flow.hung_up  # alice's leg
     assert flow.events() == ["transfer_started", "transfer_answered", "transfer_completed"]
     assert (await current(alice))["transfer"] is None
     bob_pop = await current(bob, BOB)
@@ -226,7 +226,7 @@ async def test_consult_then_cancel_returns_to_the_caller(stack, engine):
 async def test_consult_then_conference_then_the_recipient_leaves(stack, engine):
     flow = await connected_call(stack, engine)
     alice = await stack.client("alice")
-    _, started = await alice.call("POST", "/api/calls/c1/transfers", CONSULT_BOB)
+    await alice.call("POST", "/api/calls/c1/transfers", CONSULT_BOB)
     await engine.answer("c1")
     status, merged = await alice.call("POST", "/api/calls/c1/conference")
     assert status == 200 and merged["state"] == "conference"
