@@ -1,11 +1,14 @@
-"""Calls: the live-call list with its timeline, the agent's screen pop, and associating a
-call with a contact ID (account number).
+"""Calls: the live-call list with its timeline, the agent's screen pop, associating a call
+with a contact ID (account number), and call control (transfers, consult, conference,
+hang-up) for the desktop.
 
 What is shown is what is known: CallRecord rows without `ended_at` and their CallEvent
-timeline, written by the engine's call actors. Call control (hold, transfers, conference,
-hang-up) is NOT offered here yet: the screen pop lists the call's capabilities so the
-desktop draws the control area, each marked unavailable with the reason. The endpoints
-that carry them out belong to the call-control work (engine/features + engine/calls).
+timeline, written by the engine's call actors. The screen pop lists the call's
+capabilities, each available or not with the reason, so the desktop draws only what the
+engine will accept. The current-call resource also carries the call's live transfer
+(`transfer`, read from the engine's call control) so a reloaded desktop shows it again.
+Transfer, conference and hang-up requests become messages to the call's actor
+(engine/features/control.py); a refusal comes back as `{code, message}` with its status.
 """
 
 from __future__ import annotations
@@ -16,11 +19,22 @@ from engine.routing import contacts, screenpop_data
 from engine.routing.screenpop import is_withheld
 from engine.store import models as m
 from engine.store.errors import ValidationError
+from engine.store.fields import INTERCOM_RE, TRANSFER_CODE_RE
 from engine.store.phone import format_for_agent
 from engine.store.session import session_scope
 from engine.store.users import CLIPBOARD_FIELDS
 
-from ..http import ApiError, F, check_body, db, forbidden, int_param, not_found, ok, read_json
+from ..http import (
+    ApiError,
+    F,
+    check_body,
+    db,
+    forbidden,
+    int_param,
+    not_found,
+    ok,
+    read_json,
+)
 from ..keys import BUS_KEY, ROUTING_KEY, SETTINGS_KEY, USER_KEY
 from ..live import agent_live
 from ..routes import EVERYONE, SUPERVISORS, Route
@@ -29,18 +43,56 @@ CALL_CONTROL_NOTE = ("Transfers, consult, conference and hang-up work from here 
                      "(#1 / #4 / *2 / *4 transfer, *3 conference).")
 
 
+CONSULT_FIRST = "a conference starts from an answered consultation: Consult first"
+TRANSFER_BUSY = "a transfer is in progress on this call"
+IN_CONFERENCE = "the call is a conference"
+HANGUP_HINTS = {  # what hanging up does while a transfer is on (engine/features/transfer.py)
+    "ringing": "you leave; the recipient keeps ringing for the caller",
+    "consulting": "you leave and the recipient takes the caller: the transfer completes",
+    "conference": "you leave; the caller and the recipient stay connected",
+}
+
+
 def capabilities(agent, department, connected: bool = True) -> list[dict]:
-    """What the desktop's call-control area offers. Hold, transfers, conference and hang-up
-    are available while the call is connected."""
+    """What the desktop's call-control area offers, before any transfer is known. Hold,
+    transfers and hang-up are available while the call is connected; a conference only
+    ever starts from an answered consultation (`during_transfer` turns it on then)."""
     hold = (agent is None or agent.hold_enabled) and (department is None or department.hold_enabled)
     reason = None if connected else "only while the call is connected"
     # Hold / Resume: POST /api/calls/{id}/hold|resume (web/api/hold.py); absent when a manager
     # disabled hold for the agent or the department.
     caps = [{"name": "hold", "label": "Hold", "available": connected, "reason": reason}] if hold else []
-    for name, label in [("blind_transfer", "Transfer"), ("attended_transfer", "Consult"),
-                        ("conference", "Conference"), ("hangup", "Hang up")]:
+    for name, label in [("blind_transfer", "Transfer"), ("attended_transfer", "Consult")]:
         caps.append({"name": name, "label": label, "available": connected, "reason": reason})
+    caps.append({"name": "conference", "label": "Conference", "available": False, "reason": reason or CONSULT_FIRST})
+    caps.append({"name": "hangup", "label": "Hang up", "available": connected, "reason": reason})
     return caps
+
+
+def during_transfer(caps: list[dict], transfer: dict | None, connected: bool = True) -> list[dict]:
+    """The capabilities while a transfer or conference is on, as the engine will accept them.
+
+    Only the transferring agent controls the call (the engine refuses anyone else); they
+    may not hold or start a second transfer, may merge only once the recipient answered,
+    and may always hang up (`hint` says what that does now)."""
+    if transfer is None or not connected:
+        return caps
+    if transfer["role"] != "transferring":
+        reason = f"{transfer['by']} is transferring this call: only they can control it until the transfer completes"
+        return [{**c, "available": False, "reason": reason} for c in caps]
+    state, out = transfer["state"], []
+    for cap in caps:
+        cap = dict(cap)
+        if cap["name"] in ("hold", "blind_transfer", "attended_transfer"):
+            cap["available"], cap["reason"] = False, IN_CONFERENCE if state == "conference" else TRANSFER_BUSY
+        elif cap["name"] == "conference":
+            cap["available"] = state == "consulting"
+            cap["reason"] = None if cap["available"] else (
+                IN_CONFERENCE if state == "conference" else "the recipient has not answered yet")
+        elif cap["name"] == "hangup":
+            cap["hint"] = HANGUP_HINTS.get(state)
+        out.append(cap)
+    return out
 
 
 def load_screen_pop(db_url: str, call_id: str, agent_id: int, agent_state: str, department_id: int | None) -> dict:
@@ -59,15 +111,59 @@ def load_screen_pop(db_url: str, call_id: str, agent_id: int, agent_state: str, 
 
 
 async def current_call(request):
-    """The agent's current call (Ringing, In Call or Wrap-up) as a screen pop, or null."""
+    """The agent's current call (Ringing, In Call or Wrap-up) as a screen pop, or null. The
+    pop carries `on_hold`, the live `transfer` (or null) and capabilities that know it."""
     agent_id = int_param(request.match_info["agent_id"], "agent_id")
-    live = agent_live(request.app[ROUTING_KEY], agent_id)
+    routing = request.app[ROUTING_KEY]
+    live = agent_live(routing, agent_id)
     if live["state"] not in ("ringing", "in_call", "wrap_up") or not live["call_id"]:
         return ok({"call": None, "live": live})
     pop = await db(request, load_screen_pop, live["call_id"], agent_id, live["state"], live["department_id"])
-    control = getattr(request.app[ROUTING_KEY], "hold_control", None)
+    control = getattr(routing, "hold_control", None)
     pop["on_hold"] = bool(control is not None and control.on_hold(live["call_id"]))
+    pop["transfer"] = await live_transfer(request, live["call_id"], agent_id)
+    pop["capabilities"] = during_transfer(pop["capabilities"], pop["transfer"], connected=live["state"] == "in_call")
     return ok({"call": pop, "live": live})
+
+
+async def live_transfer(request, call_id: str, agent_id: int) -> dict | None:
+    """The call's attended transfer or conference as `agent_id` sees it, or None.
+
+    `role`: "transferring" (the agent who started it, the only one who may act on it),
+    "recipient", or "other"; `by`: the transferring agent's name; `target.label`: who is
+    being called, as the agent reads it (name and intercom, a number in the agent's own
+    format, or the department / IVR name)."""
+    control = getattr(request.app[ROUTING_KEY], "call_control", None)
+    transfer = control.transfer_of(call_id) if control is not None else None
+    if transfer is None:
+        return None
+    role = ("transferring" if transfer.get("agent_id") == agent_id
+            else "recipient" if transfer.get("recipient_agent_id") == agent_id else "other")
+    names = await db(request, _transfer_names, transfer, agent_id)
+    return {**transfer, "role": role, "by": names["by"], "target": {**(transfer["target"] or {}), "label": names["label"]}}
+
+
+def _transfer_names(db_url: str, transfer: dict, viewer_id: int) -> dict:
+    with session_scope(db_url) as session:
+        by = session.get(m.Agent, transfer["agent_id"]) if transfer.get("agent_id") else None
+        viewer = session.get(m.Agent, viewer_id)
+        return {"by": by.name if by else "another agent",
+                "label": target_label(session, transfer.get("target") or {}, viewer.region if viewer else None)}
+
+
+def target_label(session, target: dict, region: str | None) -> str:
+    """A transfer target as an agent reads it: "Bob Baker (1002)", "07911 123459", "Sales (20001)"."""
+    kind, value = target.get("kind"), target.get("value") or ""
+    if kind == "agent":
+        agent = session.exec(select(m.Agent).where(m.Agent.intercom == value)).first()
+        return f"{agent.name} ({value})" if agent else f"intercom {value}"
+    if kind == "external":
+        return format_for_agent(value, region)
+    if kind in ("department", "ivr"):
+        model = m.Department if kind == "department" else m.Ivr
+        row = session.exec(select(model).where(model.transfer_code == value)).first()
+        return f"{row.name} ({value})" if row else f"transfer code {value}"
+    return value
 
 
 # ---- association -------------------------------------------------------------------------
@@ -181,6 +277,35 @@ async def put_clipboard(request):
 TRANSFER_BODY = {"flow": F("string", required=True, enum=("blind", "attended"), description="blind or attended"),
                  "target": F("object", required=True,
                              description="one of {intercom}, {number}, {code}; with a code, queue (bool)")}
+TARGET_KINDS = {"intercom": "agent", "number": "external", "code": "code"}  # body key -> engine kind
+TARGET_FORMATS = {"intercom": (INTERCOM_RE, "a 4-digit intercom number"),
+                  "code": (TRANSFER_CODE_RE, "a 5-digit transfer code")}
+
+
+def parse_target(target: dict) -> tuple[str, str, bool]:
+    """The body's `target` as (engine kind, value, queue); a ValidationError names the field.
+
+    Checked here so a typo is a 400 on its field before the call's actor is bothered;
+    whether the target exists and may take the call is the engine's answer (422/409)."""
+    for key in target:
+        if key not in TARGET_KINDS and key != "queue":
+            raise ValidationError(f"target.{key}", "is not a target field (give one of intercom, number or code)")
+    given = [key for key in TARGET_KINDS if key in target]
+    if len(given) != 1:
+        raise ValidationError("target", "give exactly one of intercom, number or code")
+    key = given[0]
+    raw = target[key]
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValidationError(f"target.{key}", "must be a non-empty string")
+    value = raw.strip()
+    if key in TARGET_FORMATS and not TARGET_FORMATS[key][0].match(value):
+        raise ValidationError(f"target.{key}", f"{value!r} is not {TARGET_FORMATS[key][1]}")
+    if "queue" in target and key != "code":
+        raise ValidationError("target.queue", "applies only to a transfer code")
+    queue = target.get("queue", True)
+    if not isinstance(queue, bool):
+        raise ValidationError("target.queue", "must be true or false")
+    return TARGET_KINDS[key], value, queue
 
 
 async def _control(request, action: str, **args):
@@ -200,18 +325,64 @@ async def _control(request, action: str, **args):
 async def start_transfer(request):
     """Start a blind or attended transfer. One at a time per call (a second: 409)."""
     body = check_body(await read_json(request), TRANSFER_BODY)
-    target = body["target"] if isinstance(body["target"], dict) else {}
-    if "intercom" in target:
-        kind, value = "agent", str(target["intercom"])
-    elif "number" in target:
-        kind, value = "external", str(target["number"])
-    elif "code" in target:
-        kind, value = "code", str(target["code"])
-    else:
-        raise ValidationError("target", "give one of intercom, number or code")
-    result = await _control(request, "transfer", flow=body["flow"], kind=kind, value=value,
-                            queue=bool(target.get("queue", True)))
+    kind, value, queue = parse_target(body["target"])
+    result = await _control(request, "transfer", flow=body["flow"], kind=kind, value=value, queue=queue)
     return ok(result, status=201)
+
+
+# ---- transfer targets (the desktop's picker) ---------------------------------------------
+STATE_LABELS = {"ready": "Ready", "not_ready": "Not ready", "ringing": "Ringing", "in_call": "In call",
+                "wrap_up": "Wrap-up", "offline": "Signed out"}
+
+
+def _target_rows(db_url: str, call_id: str, department_id: int | None) -> dict:
+    """Agents, transfer codes and the call's department's queue setting, from the database.
+    `department_id` stands in while the engine has not written the call's record yet (as
+    the screen pop does)."""
+    with session_scope(db_url) as session:
+        record = session.get(m.CallRecord, call_id)
+        dept_id = (record.department_id if record else None) or department_id
+        department = session.get(m.Department, dept_id) if dept_id else None
+        agents = [{"agent_id": a.id, "name": a.name, "intercom": a.intercom}
+                  for a in session.exec(select(m.Agent).order_by(m.Agent.name)).all()]
+        codes = [{"code": d.transfer_code, "name": d.name, "kind": "department"}
+                 for d in session.exec(select(m.Department).where(m.Department.transfer_code.is_not(None))).all()]
+        codes += [{"code": i.transfer_code, "name": i.name, "kind": "ivr"}
+                  for i in session.exec(select(m.Ivr).where(m.Ivr.transfer_code.is_not(None))).all()]
+        return {"known": record is not None, "call_agent_id": record.agent_id if record else None,
+                "agents": agents, "codes": sorted(codes, key=lambda c: c["code"]),
+                "external": {"available": bool(department and department.use_as_queue),
+                             "reason": None if department and department.use_as_queue else
+                             "external transfers need the department's \"Use it as Queue\" on"}}
+
+
+def agent_choice(row: dict, live: dict) -> dict:
+    """One agent in the picker: only a Ready, active agent can take a transfer (the engine
+    refuses the rest with "agent N is not Ready"); the label says why the others cannot."""
+    admin = live["admin_status"]
+    label = admin.capitalize() if admin != "active" else STATE_LABELS.get(live["state"], live["state"])
+    return {"agent_id": row["agent_id"], "name": row["name"], "intercom": row["intercom"], "state": live["state"],
+            "state_label": label, "selectable": admin == "active" and live["state"] == "ready"}
+
+
+async def transfer_targets(request):
+    """Who and where the call can be transferred to: agents with their live state (Ready
+    ones selectable), department and IVR transfer codes, and whether external numbers are
+    allowed (the department's "Use it as Queue"). An agent may ask about their own call only."""
+    call_id = request.match_info["call_id"]
+    user, routing = request[USER_KEY], request.app[ROUTING_KEY]
+    own = agent_live(routing, user.agent_id) if user.role == "agent" else None
+    mine = own is not None and own["call_id"] == call_id
+    if own is not None and not mine:
+        raise ApiError(404, "not_found", f"call {call_id} is not your current call")
+    rows = await db(request, _target_rows, call_id, own["department_id"] if mine else None)
+    if not rows["known"] and not mine:
+        raise not_found(f"call {call_id}")
+    exclude = user.agent_id if mine else rows["call_agent_id"]
+    agents = [agent_choice(row, agent_live(routing, row["agent_id"]))
+              for row in rows["agents"] if row["agent_id"] != exclude]
+    agents.sort(key=lambda a: not a["selectable"])  # Ready first, each part by name
+    return ok({"agents": agents, "codes": rows["codes"], "external": rows["external"]})
 
 
 async def complete_transfer(request):
@@ -237,6 +408,8 @@ async def hangup_call(request):
 ROUTES = [
     Route("POST", "/api/calls/{call_id}/transfers", start_transfer, EVERYONE, "Start a transfer",
           body=TRANSFER_BODY, tag="calls"),
+    Route("GET", "/api/calls/{call_id}/transfer-targets", transfer_targets, EVERYONE, "List transfer targets",
+          tag="calls"),
     Route("POST", "/api/calls/{call_id}/transfers/{transfer_id}/complete", complete_transfer, EVERYONE,
           "Complete a transfer", tag="calls"),
     Route("POST", "/api/calls/{call_id}/transfers/{transfer_id}/cancel", cancel_transfer, EVERYONE,
