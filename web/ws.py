@@ -17,7 +17,10 @@ Events a page receives (JSON text frames):
   phone's hold was refused by the manager's setting), engine/features/hold.py;
 - `{"type": "call_waiting" | "call_waiting_ended", "call_id", "agent_id", "caller",
    "caller_name", ...}` for the agent a second call is waiting for (engine/features/waiting.py).
-Call events carry the agent's id, so an agent's socket receives those of their own calls only.
+- `{"type": "transfer", "call_id", "kind", "transfer_id", "agent_id", "recipient_agent_id", ...}`
+  for each step of a transfer or conference (engine/features/transfers.py), to both agents.
+Call events carry the agent's id, so an agent's socket receives those of their own calls only
+(and a transfer's recipient those of the transfer).
 A page that falls too far behind is closed with code 4000 ("lagging"); it reconnects and
 gets a fresh snapshot, instead of the server buffering without bound.
 
@@ -68,7 +71,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
     await ws.prepare(request)
     own = user.agent_id if user.role == "agent" else None
-    predicate = None if own is None else (lambda event: event.get("agent_id") == own)
+    predicate = None if own is None else (lambda event: own in (event.get("agent_id"), event.get("recipient_agent_id")))
     sub = bus.subscribe(maxsize=2000, predicate=predicate)
     agents = snapshot(routing)
     if own is not None:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from engine.calls import records
 from engine.calls.actors import channel_ids_of
 from engine.pbx.ari import AriError
+from engine.routing.connect import CALL_BRIDGE_TYPE
 from engine.routing.dispatcher import RoutingError
 from engine.store.fields import utcnow
 
@@ -244,7 +245,7 @@ class CallFeatures:
             await self._unhold()
         elif isinstance(c, tm.AgentToConsultation):
             self.consult_bridge = f"consult-{call_id}"
-            await ari.request("POST", f"bridges/{self.consult_bridge}", type="mixing", name=f"consult-{call_id[:8]}")
+            await ari.request("POST", f"bridges/{self.consult_bridge}", type=CALL_BRIDGE_TYPE, name=f"consult-{call_id[:8]}")
             await self._move(self.agent_channel, flow.bridge_id, self.consult_bridge, absorb=True)
         elif isinstance(c, tm.DialRecipient):
             await self._dial(c.target)
@@ -522,6 +523,8 @@ class CallFeatures:
     async def handle_control(self, action: str, agent_id: int | None, args: dict) -> dict:
         flow = self.flow
         if agent_id is not None and agent_id not in (flow.agent_id, self.agent_id):
+            if agent_id == self.recipient_agent and action == "hangup":
+                return await self._recipient_hangs_up()
             raise ControlError(403, "forbidden", "an agent may act only on their own call")
         if action == "transfer":
             target = self.new_target(args["kind"], args["value"], args.get("queue", True))
@@ -553,6 +556,18 @@ class CallFeatures:
                 await flow.hangup_channel(channel)
             return {"state": "hanging_up"}
         raise ControlError(422, "invalid_action", f"unknown action {action!r}")
+
+
+    async def _recipient_hangs_up(self) -> dict:
+        """The recipient's own Hang up during a consultation or conference (as their phone's
+        would): a consultation fails back to the transferring agent, a conference goes on
+        without them."""
+        channel = self.recipient or self.conference_channel
+        if channel is None:
+            raise ControlError(409, "not_connected", "the recipient is not on this call")
+        self._record("hangup_requested", {"via": "rest", "channel_id": channel, "by": "recipient"})
+        await self.flow.hangup_channel(channel)
+        return {"state": "hanging_up"}
 
 
 class _Leftover:

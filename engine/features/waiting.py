@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from engine.calls import records
 from engine.calls.model import LiveLeg
 from engine.pbx.ari import AriError
+from engine.routing.connect import CALL_BRIDGE_TYPE
 from engine.routing.dispatcher import CallWaiting, RoutingError
 from engine.routing.flow import COMMAND, TIMER
 from engine.routing.media import play_and_wait
@@ -137,7 +138,7 @@ async def answer(flow: CallFlow, agent_id: int) -> dict:
     await flow.media.answer()
     bridge_id = f"call-{flow.call.id}"
     try:
-        await engine.ari.request("POST", f"bridges/{bridge_id}", type="mixing", name=f"call-{flow.call.id[:8]}")
+        await engine.ari.request("POST", f"bridges/{bridge_id}", type=CALL_BRIDGE_TYPE, name=f"call-{flow.call.id[:8]}")
         flow.bridge_id = bridge_id
         await engine.ari.request("POST", f"bridges/{bridge_id}/addChannel", channel=flow.call.caller_channel_id)
         await engine.ari.request("POST", f"bridges/{bridge_id}/addChannel", channel=leg)

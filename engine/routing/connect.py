@@ -29,6 +29,15 @@ from .media import play_and_wait
 
 log = structlog.get_logger("engine.routing.connect")
 
+# Every bridge of a call keeps its media in Asterisk's core (`proxy_media`), never native
+# RTP between the two phones. Why: the engine changes a live call's media (music on hold
+# to one party, the call-waiting beep, absorbed feature-code digits); with the caller and
+# the agent natively RTP-bridged, a phone's own hold re-INVITE raced the engine's music on
+# hold and the caller heard nothing in about half the runs (tests/integration/test_hold.py),
+# and an RFC 4733 key's begin was now and then missed. The cost is Asterisk relaying the
+# RTP, which it does for any softmix call anyway.
+CALL_BRIDGE_TYPE = "mixing,proxy_media"
+
 if TYPE_CHECKING:  # pragma: no cover
     from .flow import CallFlow
 
@@ -49,7 +58,7 @@ async def connect(flow: CallFlow, command: Connect) -> None:
     await flow.media.answer()
     bridge_id = f"call-{call.id}"
     try:
-        await engine.ari.request("POST", f"bridges/{bridge_id}", type="mixing", name=f"call-{call.id[:8]}")
+        await engine.ari.request("POST", f"bridges/{bridge_id}", type=CALL_BRIDGE_TYPE, name=f"call-{call.id[:8]}")
         flow.bridge_id = bridge_id
         await engine.ari.request("POST", f"bridges/{bridge_id}/addChannel", channel=call.caller_channel_id)
         if command.persistent:

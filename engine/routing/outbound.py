@@ -19,6 +19,7 @@ from engine.calls.model import LiveLeg
 from engine.pbx.ari import AriError
 from engine.store.fields import utcnow
 
+from .connect import CALL_BRIDGE_TYPE
 from .media import play_and_wait
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,7 +83,7 @@ async def on_event(flow: CallFlow, event: dict) -> bool:
         await flow.media.answer()
         bridge_id = f"call-{call.id}"
         try:
-            await engine.ari.request("POST", f"bridges/{bridge_id}", type="mixing", name=f"call-{call.id[:8]}")
+            await engine.ari.request("POST", f"bridges/{bridge_id}", type=CALL_BRIDGE_TYPE, name=f"call-{call.id[:8]}")
             flow.bridge_id = bridge_id
             await engine.ari.request("POST", f"bridges/{bridge_id}/addChannel",
                                      channel=f"{call.caller_channel_id},{channel['id']}")

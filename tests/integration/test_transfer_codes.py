@@ -23,6 +23,7 @@ from tests.integration.transfer_env import (
     hang_up_caller,
     kinds,
     kinds_once,
+    members_once,
     timeline,
 )
 
@@ -57,8 +58,7 @@ async def test_attended_transfer_completes_when_the_agent_hangs_up(world):
     assert await asyncio.wait_for(a1.wait(), 15) == 0
     assert await eventually(lambda: world.state(2007) == "in_call", 5)
     assert await eventually(lambda: world.state(2006) == "wrap_up", 5), world.state(2006)
-    assert await eventually(lambda: bridge_members(world, call), 5)
-    members = await bridge_members(world, call)
+    members = await members_once(world, call, 2)
     assert len(members) == 2 and call.caller_channel_id in members
     await hang_up_caller(world, call, caller)
     assert await asyncio.wait_for(a2.wait(), 10) == 0
@@ -82,7 +82,7 @@ async def test_attended_transfer_returns_the_caller_when_the_recipient_fails(wor
     assert failed and failed[0]["reason"] == reason, timeline(world.url, call.id)
     assert await asyncio.wait_for(a2.wait(), 10) == 0
     # Back as it was: caller and 2006 in the call's bridge, no music, 2007 Ready again.
-    members = await eventually(lambda: bridge_members(world, call), 5)
+    members = await members_once(world, call, 2)
     assert len(members) == 2 and call.caller_channel_id in members
     assert world.state(2006) == "in_call" and world.state(2007) == "ready"
     assert not [b for b in await world.ari("GET", "bridges") if b["id"].startswith("consult-")]
@@ -97,11 +97,7 @@ async def test_star3_during_the_consultation_makes_a_conference(world):
     caller, call = await connected_call(world)
     world.ready(2007)
     assert await eventually(lambda: "conference_started" in kinds(world.url, call.id), 15)
-    async def three():
-        return len(await bridge_members(world, call)) == 3
-
-    assert await eventually(three, 5)
-    members = await bridge_members(world, call)
+    members = await members_once(world, call, 3)
     assert len(members) == 3 and call.caller_channel_id in members
     assert world.state(2006) == "in_call" and world.state(2007) == "in_call"
     await hang_up_caller(world, call, caller)
@@ -238,7 +234,7 @@ async def test_star4_external_attended_transfer_consults_the_number_then_hands_o
     assert await eventually(lambda: "transfer_completed" in kinds(world.url, call.id), 5)
     dialled = [d for k, d in timeline(world.url, call.id) if k == "transfer_dialled"]
     assert dialled[0]["endpoint"] == f"PJSIP/{FORWARD_NUMBER}@trunk"
-    members = await eventually(lambda: bridge_members(world, call), 5)
+    members = await members_once(world, call, 2)
     assert len(members) == 2 and call.caller_channel_id in members
     assert world.state(2006) == "wrap_up"
     await hang_up_caller(world, call, caller)
@@ -257,7 +253,7 @@ async def test_the_phones_own_transfer_button_refer_goes_through_the_same_transf
     assert world.state(2006) == "wrap_up"
     started = next(d for k, d in timeline(world.url, call.id) if k == "transfer_started")
     assert started["via"] == "refer" and started["to"] == "2007"
-    members = await eventually(lambda: bridge_members(world, call), 5)
+    members = await members_once(world, call, 2)
     assert len(members) == 2 and call.caller_channel_id in members
     await hang_up_caller(world, call, caller)
     assert await asyncio.wait_for(a2.wait(), 10) == 0

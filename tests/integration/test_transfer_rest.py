@@ -21,6 +21,7 @@ from tests.integration.transfer_env import (
     hang_up_caller,
     kinds,
     kinds_once,
+    members_once,
     timeline,
 )
 
@@ -77,7 +78,7 @@ async def test_attended_transfer_complete_and_a_second_transfer_is_refused(world
     done = await request(world, call, "complete", transfer_id=started["id"])
     assert done["state"] == "done"
     assert await asyncio.wait_for(a1.wait(), 10) == 0  # 2006's leg was hung up
-    members = await eventually(lambda: bridge_members(world, call), 5)
+    members = await members_once(world, call, 2)
     assert len(members) == 2 and call.caller_channel_id in members
     assert world.state(2006) == "wrap_up" and world.state(2007) == "in_call"
     assert not [b for b in await world.ari("GET", "bridges") if b["id"].startswith("consult-")]
@@ -93,7 +94,7 @@ async def test_attended_transfer_cancel_brings_the_agent_back_to_the_caller(worl
     result = await request(world, call, "cancel", transfer_id=started["id"])
     assert result["state"] == "cancelled"
     assert await asyncio.wait_for(a2.wait(), 10) == 0  # the recipient was hung up
-    members = await eventually(lambda: bridge_members(world, call), 5)
+    members = await members_once(world, call, 2)
     assert len(members) == 2 and call.caller_channel_id in members
     assert world.state(2006) == "in_call" and world.state(2007) == "ready"
     again = await refused(world, call, "cancel", transfer_id=started["id"])
@@ -111,10 +112,7 @@ async def test_conference_by_rest_then_the_agent_leaves_and_the_call_goes_on(wor
     merged = await request(world, call, "merge")
     assert merged["state"] == "conference"
 
-    async def three():
-        return len(await bridge_members(world, call)) == 3
-
-    assert await eventually(three, 5)
+    members = await members_once(world, call, 3)
     during = await refused(world, call, "transfer", flow="blind", kind="agent", value="2008")
     assert during.status == 409
     assert (await request(world, call, "hangup"))["state"] == "hanging_up"  # 2006 leaves
@@ -162,3 +160,19 @@ async def test_refusals_name_the_reason_and_change_nothing(world):
     await hang_up_caller(world, call, caller)
     assert await asyncio.wait_for(a1.wait(), 10) == 0
 
+
+
+async def test_the_recipient_leaving_a_consultation_by_rest_gives_the_caller_back(world):
+    a1, a2, caller, call = await two_phones(world)
+    await consulting(world, call)
+    refused_complete = await refused(world, call, "merge", by=2007)
+    assert refused_complete.status == 403  # only the transferring agent steers the transfer
+    assert (await request(world, call, "hangup", by=2007))["state"] == "hanging_up"
+    assert await asyncio.wait_for(a2.wait(), 10) == 0
+    failed = await kinds_once(world, call, "transfer_failed")
+    assert "hangup_requested" in failed
+    members = await members_once(world, call, 2)
+    assert len(members) == 2 and call.caller_channel_id in members
+    assert world.state(2006) == "in_call" and world.state(2007) == "ready"
+    await hang_up_caller(world, call, caller)
+    assert await asyncio.wait_for(a1.wait(), 10) == 0

@@ -197,6 +197,17 @@ async def bridge_members(world, call) -> list[str]:
     return sorted(bridges.get(f"call-{call.id}", {}).get("channels", []))
 
 
+async def members_once(world, call, count: int, timeout: float = 5) -> list[str]:
+    """The call's bridge members once there are `count` of them (channels move one by one)."""
+    async def counted():
+        members = await bridge_members(world, call)
+        return members if len(members) == count else None
+
+    members = await eventually(counted, timeout)
+    assert members, f"the call's bridge never had {count} members: {await bridge_members(world, call)}"
+    return members
+
+
 async def hang_up_caller(world, call, caller):
     await world.ari("DELETE", f"channels/{call.caller_channel_id}")
     assert await asyncio.wait_for(caller.wait(), 10) == 0

@@ -221,7 +221,7 @@ async def test_blind_transfer_to_an_external_number(stack, browser, engine):
 
 async def test_the_recipient_sees_who_is_transferring_and_takes_over_on_completion(stack, browser, engine):
     """Bob's own desktop while alice consults him: the caller's screen pop, no controls of
-    his until the transfer completes (the engine refuses them), then his call in full."""
+    his but Hang up until the transfer completes (the engine refuses them), then his call in full."""
     page, _, _ = await alice_on_a_call(stack, browser, engine)
     bob = await open_page(browser, stack, "bob", width=820)  # a narrow window: one column
     await page.click(CONSULT)
@@ -231,7 +231,7 @@ async def test_the_recipient_sees_who_is_transferring_and_takes_over_on_completi
     await engine.answer("call-x")
     await bob.wait_for_selector("#xfer-status:text('Alice Archer is transferring this call to you')")
     assert await bob.locator("#xfer-actions").is_hidden()
-    assert await bob.locator("#controls button:not([disabled])").count() == 0
+    assert await bob.locator("#controls button:not([disabled])").all_text_contents() == ["Hang up"]
     await shot(bob, "desktop_recipient_during_consultation_narrow")
     await page.wait_for_selector("#xfer-complete:not([disabled])")
     await page.click("#xfer-complete")

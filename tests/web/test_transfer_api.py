@@ -188,10 +188,11 @@ async def test_consult_a_ready_agent_then_complete(stack, engine):
     assert state(stack, BOB) == ("in_call", "c1")
     pop = await current(alice)
     assert pop["transfer"]["state"] == "consulting" and caps(pop)["conference"]["available"]
-    bob_pop = await current(bob, BOB)  # bob sees the call, but only alice may act on it
+    bob_pop = await current(bob, BOB)  # bob sees the call, but only alice may act on it (bob may leave)
     assert bob_pop["transfer"]["role"] == "recipient"
-    assert not any(cap["available"] for cap in bob_pop["capabilities"])
+    assert [cap["name"] for cap in bob_pop["capabilities"] if cap["available"]] == ["hangup"]
     assert bob_pop["capabilities"][0]["reason"].startswith("Alice Archer is transferring this call")
+    err(await bob.call("POST", f"/api/calls/c1/transfers/{started['id']}/complete"), 403, "forbidden")
     err(await alice.call("POST", "/api/calls/c1/transfers/not-this-one/complete"), 404, "not_found")
 
     status, done = await alice.call("POST", f"/api/calls/c1/transfers/{started['id']}/complete")
@@ -272,22 +273,23 @@ async def test_a_consultation_that_fails_puts_the_agent_back_with_the_caller(sta
     await ws.close()
 
 
-async def test_transfer_events_reach_the_transferring_agent_only(stack, engine):
+async def test_transfer_events_reach_the_transferring_agent_and_the_recipient_only(stack, engine):
     await connected_call(stack, engine)
-    alice, carol = await stack.client("alice"), await stack.client("carol")
-    sockets = [await c.raw.ws_connect("/ws", headers={"Origin": stack.url.rstrip("/")}) for c in (alice, carol)]
+    alice, bob, carol = await stack.client("alice"), await stack.client("bob"), await stack.client("carol")
+    sockets = [await c.raw.ws_connect("/ws", headers={"Origin": stack.url.rstrip("/")}) for c in (alice, bob, carol)]
     for ws in sockets:
         assert (await ws.receive_json())["type"] == "snapshot"
     await alice.call("POST", "/api/calls/c1/transfers", CONSULT_BOB)
     await engine.answer("c1")
-    got = []
-    while len(got) < 2:
-        event = await sockets[0].receive_json(timeout=3)
-        if event["type"] == "transfer":
-            got.append((event["kind"], event["call_id"], event["recipient_agent_id"]))
-    assert got == [("transfer_started", "c1", BOB), ("transfer_answered", "c1", BOB)]
+    for ws in sockets[:2]:
+        got = []
+        while len(got) < 2:
+            event = await ws.receive_json(timeout=3)
+            if event["type"] == "transfer":
+                got.append((event["kind"], event["call_id"], event["recipient_agent_id"]))
+        assert got == [("transfer_started", "c1", BOB), ("transfer_answered", "c1", BOB)]
     stack.bus.publish({"type": "agent_changed", "agent_id": CAROL})  # carol's first event is her own
-    assert (await sockets[1].receive_json(timeout=3))["type"] == "agent_changed"
+    assert (await sockets[2].receive_json(timeout=3))["type"] == "agent_changed"
     for ws in sockets:
         await ws.close()
 
@@ -399,3 +401,18 @@ def test_capabilities_are_unchanged_without_a_transfer_or_a_connected_call():
     assert during_transfer(base, None) == base
     transfer = {"state": "consulting", "role": "transferring", "by": "Alice Archer"}
     assert during_transfer(base, transfer, connected=False) == base
+
+
+async def test_the_recipient_hanging_up_a_consultation_gives_the_caller_back(stack, engine):
+    flow = await connected_call(stack, engine)
+    alice, bob = await stack.client("alice"), await stack.client("bob")
+    status, _ = await alice.call("POST", "/api/calls/c1/transfers", CONSULT_BOB)
+    assert status == 201
+    await engine.answer("c1")
+    recipient = flow.features.recipient
+    status, body = await bob.call("POST", "/api/calls/c1/hangup")
+    assert status == 200 and body["state"] == "hanging_up"
+    await engine.settle("c1")
+    assert recipient in flow.hung_up
+    assert state(stack, ALICE) == ("in_call", "c1") and state(stack, BOB) == ("ready", None)
+    assert flow.events()[-1] == "transfer_failed" and (await current(alice))["transfer"] is None

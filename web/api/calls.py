@@ -72,14 +72,19 @@ def capabilities(agent, department, connected: bool = True) -> list[dict]:
 def during_transfer(caps: list[dict], transfer: dict | None, connected: bool = True) -> list[dict]:
     """The capabilities while a transfer or conference is on, as the engine will accept them.
 
-    Only the transferring agent controls the call (the engine refuses anyone else); they
+    Only the transferring agent controls the call (the engine refuses anyone else but the
+    recipient's own hang-up); they
     may not hold or start a second transfer, may merge only once the recipient answered,
     and may always hang up (`hint` says what that does now)."""
     if transfer is None or not connected:
         return caps
     if transfer["role"] != "transferring":
+        # The recipient may only leave (the engine hangs up their leg: a consultation goes
+        # back to the transferring agent, a conference goes on without them).
         reason = f"{transfer['by']} is transferring this call: only they can control it until the transfer completes"
-        return [{**c, "available": False, "reason": reason} for c in caps]
+        recipient = transfer["role"] == "recipient"
+        return [{**c, "available": False, "reason": reason} if not (recipient and c["name"] == "hangup")
+                else {**c, "hint": "leaves the call; the caller stays with " + transfer["by"]} for c in caps]
     state, out = transfer["state"], []
     for cap in caps:
         cap = dict(cap)
