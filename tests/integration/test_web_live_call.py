@@ -1,6 +1,7 @@
 """A real call, a real browser: SIPp calls the real Asterisk, the engine routes it to a SIPp
 agent, and the supervisor's open dashboard turns that agent amber within 1 s, with no
-reload; the agent's desktop shows the screen pop.
+reload; the agent's desktop shows the screen pop, holds and resumes the call (the caller's
+RTP is captured: music only while held), and blind-transfers it to another agent.
 
 This is the end-to-end version of tests/web/test_browser.py (which drives the routing
 service directly): here the state change comes from Asterisk through the engine.
@@ -8,6 +9,7 @@ service directly): here the state change comes from Asterisk through the engine.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from engine.store.session import session_scope
+from tests.audio import rtp
 from tests.integration.routing_env import eventually
 from tests.web.conftest import chromium_or_skip
 from web.app import create_app
@@ -25,6 +28,8 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
 INTERCOM = 2010
+OTHER = 2009  # the blind transfer's recipient
+CALLER_MEDIA = 6640
 
 
 def _free_port() -> int:
@@ -58,7 +63,12 @@ async def _login(browser, base: str, username: str, password: str, landing: str)
     return page
 
 
-async def test_a_sipp_call_turns_the_agent_amber_on_an_open_dashboard(world):
+def _energy(packets, t0: float, t1: float) -> float:
+    samples, _ = rtp.audio_samples([p for p in packets if t0 <= p.arrival < t1])
+    return sum(x * x for x in samples) / max(1, len(samples))
+
+
+async def test_a_sipp_call_turns_the_agent_amber_on_an_open_dashboard(world, tmp_path):
     path = chromium_or_skip()
     from playwright.async_api import async_playwright
 
@@ -79,7 +89,8 @@ async def test_a_sipp_call_turns_the_agent_amber_on_an_open_dashboard(world):
 
             navigations = []
             dashboard.on("framenavigated", lambda frame: navigations.append(frame.url))
-            caller = await world.sipp.call("longest_idle", 5799, caller="+442079460001", name="Jane Doe")
+            caller = await world.sipp.call("longest_idle", 5799, caller="+442079460001", name="Jane Doe",
+                                           extra=["-mp", str(CALLER_MEDIA)])
             in_call = await eventually(lambda: next(
                 (e for e in world.events if e.get("type") == "agent_state" and e["agent_id"] == agent_id
                  and e["state"] == "in_call"), None), 10)
@@ -100,9 +111,43 @@ async def test_a_sipp_call_turns_the_agent_amber_on_an_open_dashboard(world):
             await desktop.wait_for_selector("text=ACC-1001", timeout=3000)  # Multi-Match list
             await desktop.screenshot(path=str(SHOTS / "e2e_desktop_screen_pop_from_sipp.png"), full_page=True)
 
+            # Hold and Resume from the desktop: the caller hears music only while held.
             call_id = in_call["call_id"]
+            flow = world.engine.calls[call_id].flow
+            hold = desktop.locator("#controls button[data-cap=hold]")
+            with rtp.Capture(CALLER_MEDIA, tmp_path / "caller.pcap") as cap:
+                await asyncio.sleep(0.5)
+                t_hold = time.time()
+                await hold.click()
+                await desktop.wait_for_selector("#controls button[data-cap=hold]:text('Resume')", timeout=3000)
+                assert flow.hold.state.held and flow.hold.state.by == "desktop"
+                await desktop.screenshot(path=str(SHOTS / "e2e_desktop_on_hold_from_sipp.png"), full_page=True)
+                await asyncio.sleep(2.0)
+                t_resume = time.time()
+                await hold.click()
+                await desktop.wait_for_selector("#controls button[data-cap=hold]:text('Hold')", timeout=3000)
+                assert not flow.hold.state.held
+                await asyncio.sleep(1.0)
+            packets = cap.packets()
+            assert _energy(packets, t_hold + 0.3, t_resume) > 100 * max(1.0, _energy(packets, t_resume + 0.5,
+                                                                                       t_resume + 1.0))
+
+            # A blind transfer from the desktop's Transfer form to another Ready agent.
+            phone2 = await world.sipp.phone(OTHER, calls=1, timeout=40)
+            world.ready(OTHER)
+            await desktop.click("#controls button[data-cap=blind_transfer]")
+            await desktop.wait_for_selector(f"#xfer-agents button[data-intercom='{OTHER}']:not([disabled])",
+                                            timeout=5000)
+            await desktop.click(f"[data-intercom='{OTHER}']")
+            await desktop.click("#xfer-submit")
+            assert await eventually(lambda: world.state(OTHER) == "in_call", 10), world.states_of(OTHER)
+            assert world.state(INTERCOM) == "wrap_up"
+            await desktop.wait_for_selector("#wrapup-panel:not([hidden])", timeout=3000)
+            await desktop.screenshot(path=str(SHOTS / "e2e_desktop_wrap_up_after_transfer.png"), full_page=True)
+
             await world.ari("DELETE", f"channels/{world.engine.calls[call_id].caller_channel_id}")
             await caller.wait()
+            await asyncio.wait_for(phone2.wait(), 10)
             await dashboard.wait_for_function(
                 "([id]) => document.querySelector(`#agent-${id} [data-testid=agent-status]`)"
                 ".textContent !== 'Busy'", arg=[agent_id], timeout=3000)
