@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from engine.features.dtmf import DTMF_BEGIN
 from engine.pbx.ari import AriError
 
 from . import state as st
@@ -107,7 +108,10 @@ class _PathSession:
     async def handle(self, event: dict) -> bool:
         kind = event.get("type")
         channel_id = (event.get("channel") or {}).get("id")
-        if kind == "StasisStart" and channel_id == self.path.channel_id:
+        if kind in ("ChannelDtmfReceived", DTMF_BEGIN) and self.path.call_id is not None:
+            # Lent to a call: the agent's keys are that call's feature codes.
+            self.engine.dispatcher.post(self.path.call_id, event)
+        elif kind == "StasisStart" and channel_id == self.path.channel_id:
             await self._open()
         elif kind == CHECK:
             await self._check()

@@ -79,6 +79,7 @@ class CallFeatures:
         self.held = False
         self.conference_channel: str | None = None  # R while in a conference
         self.refer: dict | None = None  # the ChannelTransfer being served (engine/features/refer.py)
+        self.agent_persistent = False
 
     @property
     def log(self):
@@ -126,9 +127,10 @@ class CallFeatures:
         return False
 
     def code_channel(self) -> str | None:
-        """The channel whose digits are feature codes: the agent's, on a connected call."""
+        """The channel whose digits are feature codes: the agent's, on a connected call (a
+        persistent-path agent's digits are forwarded here by the path's actor)."""
         flow = self.flow
-        if flow.phase != "connected" or flow.persistent:
+        if flow.phase != "connected":
             return None
         if self.machine.active or self.machine.phase == tm.CONFERENCE:
             return self.agent_channel
@@ -212,6 +214,7 @@ class CallFeatures:
             raise ControlError(409, "transfer_refused", str(exc)) from None
         self.transfer_id = uuid.uuid4().hex[:12]
         self.agent_id, self.agent_channel = flow.agent_id, flow.agent_channel
+        self.agent_persistent = flow.persistent  # A's channel is their audio path: given back, not hung up
         self.recipient = self.recipient_endpoint = None
         self.recipient_agent = self.engine.directory.by_intercom.get(target.value) if target.kind == tm.AGENT else None
         self.recipient_up = self.ring_timed_out = False
@@ -387,7 +390,7 @@ class CallFeatures:
         await self._move(channel, self.consult_bridge, flow.bridge_id, absorb=self.recipient_agent is not None)
         await self._drop_consult_bridge()
         self.recipient = None
-        flow.agent_channel, flow.agent_id = channel, self.recipient_agent
+        flow.agent_channel, flow.agent_id, flow.persistent = channel, self.recipient_agent, False
         flow.call.legs.pop(self.agent_channel or "", None)
         if self.recipient_agent is not None:
             flow.write(records.update_call, flow.call.id, agent_id=self.recipient_agent)
@@ -402,8 +405,23 @@ class CallFeatures:
         if flow.agent_channel == channel:
             flow.agent_channel, flow.agent_id = None, None
         self.agent_channel = None
-        if channel:
+        if channel and self.agent_persistent:
+            await self._give_back_path(channel)
+        elif channel:
             await flow.hangup_channel(channel)
+
+    async def _give_back_path(self, channel: str) -> None:
+        """A persistent-path agent leaves the call: their channel goes back to their holding
+        bridge (the path stays open), from whichever of the call's bridges it is in."""
+        flow = self.flow
+        for bridge in (self.consult_bridge, flow.bridge_id):
+            if bridge:
+                try:
+                    await self.engine.ari.request("POST", f"bridges/{bridge}/removeChannel", channel=channel)
+                except AriError:
+                    pass  # not in that one
+        await self.engine.audio_paths.give_back(self.agent_id, flow.call.id, None)
+        flow.write(records.update_leg, flow.call.id, channel, ended_at=utcnow())
 
     async def _agent_left(self) -> None:
         """A's phone hung up during a transfer or conference."""
@@ -414,7 +432,7 @@ class CallFeatures:
             self.machine.reset()
             if self.agent_id is not None:
                 self.engine.routing.release_agent(flow.call.id, self.agent_id)
-            flow.agent_channel, flow.agent_id = self.conference_channel, self.recipient_agent
+            flow.agent_channel, flow.agent_id, flow.persistent = self.conference_channel, self.recipient_agent, False
             self.agent_channel, self.conference_channel = None, None
             self._record("conference_ended", {"left": "agent"})
             return
@@ -546,6 +564,14 @@ class CallFeatures:
             await self.run(commands, via="rest")
             return self.describe()
         if action == "hangup":
+            in_transfer = self.machine.active or self.machine.phase == tm.CONFERENCE
+            if in_transfer and self.agent_persistent and self.agent_channel:
+                # A path agent "hangs up" by leaving: as a phone's hang-up would, it completes
+                # a consultation or leaves a conference; the channel goes back to the path.
+                self._record("hangup_requested", {"via": "rest", "channel_id": self.agent_channel})
+                await self._give_back_path(self.agent_channel)
+                await self._agent_left()
+                return {"state": "hanging_up"}
             if self.machine.active:
                 channel = self.agent_channel  # A leaves: completes a consultation (as the phone would)
             else:
