@@ -7,8 +7,10 @@ Asterisk answers the REFER with 202 and raises a `ChannelTransfer` ARI event ins
 engine maps it onto `CallFeatures.start` (blind: `refer_to.requested_destination.exten`,
 an intercom, a transfer code or a number) and reports what happens to the new leg with
 `POST /channels/{id}/transfer_progress` (Asterisk turns those into the NOTIFYs the phone
-expects). An attended REFER (with Replaces) is refused as unsupported for now: the
-phone's own consultation call is not a leg this engine controls.
+expects). An attended REFER (with Replaces) is refused, with a NOTIFY saying so and a
+`refer_refused` timeline event: the phone's own consultation is a second call (an
+internal call with its own actor and its own agent state), and handing its far end over
+to the first call is not built yet. *2 and the desktop's Consult do the same job.
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ async def enable_refer(features: CallFeatures, channel_id: str) -> None:
         features.log.info("refer_handling_unavailable", error=str(exc))
 
 
+ATTENDED_UNSUPPORTED = ("an attended transfer from the phone (REFER with Replaces) is not supported: "
+                        "consult with *2 or the desktop's Consult, then complete")
+
+
+def is_attended(event: dict) -> bool:
+    """A REFER that replaces another call (the phone's own consultation): it names the
+    consultation's channel, or at least its SIP Call-ID, instead of a number to dial."""
+    refer = event.get("refer_to") or {}
+    requested = refer.get("requested_destination") or {}
+    return bool(refer.get("destination_channel") or requested.get("protocol_id")
+                or requested.get("additional_protocol_params"))
+
+
 def _destination(event: dict) -> str:
     refer = event.get("refer_to") or {}
     dest = refer.get("requested_destination") or {}
@@ -52,11 +67,14 @@ async def on_channel_transfer(features: CallFeatures, event: dict) -> None:
 
     channel_id = channel_ids_of(event)[0]  # the phone that sent the REFER
     features.refer = {"channel_id": channel_id}
-    refer = event.get("refer_to") or {}
-    if refer.get("destination_channel") or (refer.get("requested_destination") or {}).get("additional_protocol_params"):
-        features.log.info("refer_attended_unsupported")
     dest = _destination(event)
-    features.log.info("refer_received", destination=dest, event_keys=sorted(event))
+    features.log.info("refer_received", destination=dest, attended=is_attended(event))
+    if is_attended(event):
+        reason = ATTENDED_UNSUPPORTED
+        features.log.info("refer_refused", reason=reason)
+        features._record("refer_refused", {"destination": dest, "reason": reason})
+        await progress(features, "channel_declined")
+        return
     try:
         if dest.isdigit() and len(dest) == 4:
             target = features.new_target(tm.AGENT, dest)

@@ -116,3 +116,17 @@ def test_with_ami_silent_every_end_acts_and_memory_stays_bounded():
     k = KeyPresses()
     assert all(k.first("a", "end", d) for d in "0123456789" * 10)
     assert len(k._ahead["a"]) == KeyPresses.LIMIT
+
+
+def test_a_refer_with_replaces_is_told_apart_from_a_blind_one():
+    from engine.features.refer import _destination, is_attended
+
+    blind = {"type": "ChannelTransfer", "refer_to": {"requested_destination": {"destination": "2007"}},
+             "referred_by": {"source_channel": {"id": "a"}}}
+    assert not is_attended(blind) and _destination(blind) == "2007"
+    sip_uri = {"refer_to": {"requested_destination": {"destination": "sip:2007@127.0.0.1"}}}
+    assert _destination(sip_uri) == "2007"
+    attended = {"refer_to": {"requested_destination": {"protocol_id": "consult-1@127.0.0.1"},
+                             "destination_channel": {"id": "a2"}, "connected_channel": {"id": "r"}}}
+    assert is_attended(attended)
+    assert is_attended({"refer_to": {"requested_destination": {"protocol_id": "x@y"}}})  # unknown to Asterisk
