@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import structlog
@@ -45,6 +46,8 @@ from .stasis import (
     Router,
     new_call,
 )
+
+SWITCH_INTERVAL = 0.0005  # seconds; see Engine.start
 
 log = structlog.get_logger("engine.runtime")
 HOT_PATH_QUIET = 0.05  # seconds history writes wait after a new call arrives  # lazy: configure_logging() may run after import
@@ -98,6 +101,11 @@ class Engine(RoutingHooks):
             return
         self._running = True
         self._stop_requested.clear()
+        # The event loop shares the GIL with the database writer's thread. At Python's
+        # default switch interval (5 ms) a loop thread that released the GIL for a socket
+        # send waited up to 5 ms to get it back from an ORM flush: that was most of the
+        # routing tail under a burst of calls (bench/routing_latency.py).
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self.writer.start()
         await asyncio.to_thread(self.routing.load)  # reloads the directory too (reload hook)
         self._tasks.append(asyncio.create_task(self._registration_worker(), name="registrations"))
