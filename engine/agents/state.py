@@ -68,6 +68,7 @@ class Event:
     ready_after: bool = False
     admin_status: str = "active"
     wrap_up: bool = True
+    from_call: str | None = None  # take_over: the call the agent was on
     extra: dict = field(default_factory=dict)
 
 
@@ -108,12 +109,19 @@ def call_ended(call_id: str, wrap_up: bool = True) -> Event:
     return Event("call_ended", call_id=call_id, wrap_up=wrap_up)
 
 
+def take_over(call_id: str, from_call: str) -> Event:
+    """The agent's call is joined to another call and goes on there (a phone's attended
+    transfer: the agent's far end takes the transferring agent's caller): In Call stays
+    In Call, on `call_id`."""
+    return Event("take_over", call_id=call_id, from_call=from_call)
+
+
 def finish_wrap_up(termination_code: str | None, ready: bool = True, break_code: str | None = None) -> Event:
     return Event("finish_wrap_up", termination_code=termination_code, ready_after=ready, break_code=break_code)
 
 
 EVENTS = ("sign_in", "sign_out", "set_ready", "set_not_ready", "offer", "offer_failed", "answer", "connect",
-          "call_ended", "finish_wrap_up")
+          "call_ended", "take_over", "finish_wrap_up")
 
 
 def apply(current: AgentState, event: Event, now: datetime) -> tuple[AgentState, list[str]]:
@@ -213,6 +221,12 @@ def _call_ended(cur, ev, now):
     return _to(cur, READY, now), []
 
 
+def _take_over(cur, ev, now):
+    if cur.state != IN_CALL or cur.call_id != ev.from_call or not ev.call_id:
+        _refuse(cur, ev, "the agent is not on that call")
+    return _to(cur, IN_CALL, now, call_id=ev.call_id), []
+
+
 def _finish_wrap_up(cur, ev, now):
     if cur.state != WRAP_UP:
         _refuse(cur, ev, "not in wrap-up")
@@ -234,5 +248,6 @@ _HANDLERS = {
     "answer": _answer,
     "connect": _connect,
     "call_ended": _call_ended,
+    "take_over": _take_over,
     "finish_wrap_up": _finish_wrap_up,
 }

@@ -7,10 +7,8 @@ Asterisk answers the REFER with 202 and raises a `ChannelTransfer` ARI event ins
 engine maps it onto `CallFeatures.start` (blind: `refer_to.requested_destination.exten`,
 an intercom, a transfer code or a number) and reports what happens to the new leg with
 `POST /channels/{id}/transfer_progress` (Asterisk turns those into the NOTIFYs the phone
-expects). An attended REFER (with Replaces) is refused, with a NOTIFY saying so and a
-`refer_refused` timeline event: the phone's own consultation is a second call (an
-internal call with its own actor and its own agent state), and handing its far end over
-to the first call is not built yet. *2 and the desktop's Consult do the same job.
+expects). An attended REFER (with Replaces) joins the phone's own consultation call to the
+call it transfers: engine/features/attended_refer.py.
 """
 
 from __future__ import annotations
@@ -35,10 +33,6 @@ async def enable_refer(features: CallFeatures, channel_id: str) -> None:
                                           value="ari-only")
     except AriError as exc:
         features.log.info("refer_handling_unavailable", error=str(exc))
-
-
-ATTENDED_UNSUPPORTED = ("an attended transfer from the phone (REFER with Replaces) is not supported: "
-                        "consult with *2 or the desktop's Consult, then complete")
 
 
 def is_attended(event: dict) -> bool:
@@ -69,13 +63,12 @@ async def on_channel_transfer(features: CallFeatures, event: dict) -> None:
     features.refer = {"channel_id": channel_id}
     dest = _destination(event)
     features.log.info("refer_received", destination=dest, attended=is_attended(event))
-    if is_attended(event):
-        reason = ATTENDED_UNSUPPORTED
-        features.log.info("refer_refused", reason=reason)
-        features._record("refer_refused", {"destination": dest, "reason": reason})
-        await progress(features, "channel_declined")
-        return
     try:
+        if is_attended(event):
+            from .attended_refer import transfer
+
+            await transfer(features, event)
+            return
         if dest.isdigit() and len(dest) == 4:
             target = features.new_target(tm.AGENT, dest)
         elif dest.isdigit() and len(dest) == 5:

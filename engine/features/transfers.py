@@ -5,7 +5,8 @@ everything a connected call can do after that (feature codes, REST call control,
 phone's own transfer button) is decided by `engine/features/transfer.py` (pure) and
 carried out by `CallFeatures`, which the flow asks first about every message of the
 call (`on_message`). It runs in the call's actor, so a REST "complete" and the agent's
-hang-up can never race: they are two messages in one queue.
+hang-up can never race: they are two messages in one queue (the REST requests themselves
+are in engine/features/requests.py).
 
 How each command maps onto Asterisk:
 - HoldCaller / UnholdCaller: `POST|DELETE /bridges/call-<id>/moh`. The agent has left the
@@ -28,7 +29,6 @@ How each command maps onto Asterisk:
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import TYPE_CHECKING
 
@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from engine.routing.flow import CallFlow
 
 CONTROL = "SwitchboardCallControl"  # a REST request for this call (engine/features/control.py)
+HANDOVER = "SwitchboardHandOver"  # give this call's agent to another call (engine/features/attended_refer.py)
 FEATURE_TIMER = "feature_code"  # flow TIMER name of the inter-digit timeout
 RING_TIMER = "transfer_ring"  # flow TIMER name of the recipient's ring timeout
 RING_TIMEOUT = 20  # seconds a transfer recipient rings when the call has no department
@@ -88,8 +89,15 @@ class CallFeatures:
     # -- messages (called by the flow first; True: consumed) ------------------------------
     async def on_message(self, message: dict) -> bool:
         kind = message.get("type")
+        if kind == HANDOVER:  # this call is a phone's consultation, and the phone transferred
+            from .attended_refer import hand_over
+
+            await hand_over(self, message)
+            return True
         if kind == CONTROL:
-            await self._control(message)
+            from .requests import answer_request
+
+            await answer_request(self, message)
             return True
         if kind == "SwitchboardTimer" and message.get("name") == FEATURE_TIMER:
             await self.digits.on_timeout(message.get("token"))
@@ -520,81 +528,6 @@ class CallFeatures:
             from .refer import progress
 
             await progress(self, state)
-
-    # -- REST requests (one at a time, in the call's actor) --------------------------------
-    async def _control(self, message: dict) -> None:
-        future: asyncio.Future = message["future"]
-        try:
-            result = await self.handle_control(message["action"], message.get("agent_id"), message.get("args") or {})
-        except ControlError as exc:
-            if not future.done():
-                future.set_exception(exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - the web must get an answer
-            self.log.exception("call_control_failed", action=message["action"])
-            if not future.done():
-                future.set_exception(ControlError(500, "internal", str(exc)))
-            return
-        if not future.done():
-            future.set_result(result)
-
-    async def handle_control(self, action: str, agent_id: int | None, args: dict) -> dict:
-        flow = self.flow
-        if agent_id is not None and agent_id not in (flow.agent_id, self.agent_id):
-            if agent_id == self.recipient_agent and action == "hangup":
-                return await self._recipient_hangs_up()
-            raise ControlError(403, "forbidden", "an agent may act only on their own call")
-        if action == "transfer":
-            target = self.new_target(args["kind"], args["value"], args.get("queue", True))
-            return await self.start(args["flow"], target, via="rest")
-        if action in ("complete", "cancel"):
-            if args.get("transfer_id") != self.transfer_id or self.transfer_id is None:
-                raise ControlError(404, "not_found", f"no transfer {args.get('transfer_id')} on this call")
-            try:
-                commands = self.machine.complete() if action == "complete" else self.machine.cancel()
-            except tm.TransferError as exc:
-                raise ControlError(409, "transfer_refused", str(exc)) from None
-            await self.run(commands, via="rest")
-            return self.describe()
-        if action == "merge":
-            try:
-                commands = self.machine.merge()
-            except tm.TransferError as exc:
-                raise ControlError(409, "conference_refused", str(exc)) from None
-            await self.run(commands, via="rest")
-            return self.describe()
-        if action == "hangup":
-            in_transfer = self.machine.active or self.machine.phase == tm.CONFERENCE
-            if in_transfer and self.agent_persistent and self.agent_channel:
-                # A path agent "hangs up" by leaving: as a phone's hang-up would, it completes
-                # a consultation or leaves a conference; the channel goes back to the path.
-                self._record("hangup_requested", {"via": "rest", "channel_id": self.agent_channel})
-                await self._give_back_path(self.agent_channel)
-                await self._agent_left()
-                return {"state": "hanging_up"}
-            if self.machine.active:
-                channel = self.agent_channel  # A leaves: completes a consultation (as the phone would)
-            else:
-                channel = flow.call.caller_channel_id if flow.persistent or flow.agent_channel is None \
-                    else flow.agent_channel
-            self._record("hangup_requested", {"via": "rest", "channel_id": channel})
-            if channel:
-                await flow.hangup_channel(channel)
-            return {"state": "hanging_up"}
-        raise ControlError(422, "invalid_action", f"unknown action {action!r}")
-
-
-    async def _recipient_hangs_up(self) -> dict:
-        """The recipient's own Hang up during a consultation or conference (as their phone's
-        would): a consultation fails back to the transferring agent, a conference goes on
-        without them."""
-        channel = self.recipient or self.conference_channel
-        if channel is None:
-            raise ControlError(409, "not_connected", "the recipient is not on this call")
-        self._record("hangup_requested", {"via": "rest", "channel_id": channel, "by": "recipient"})
-        await self.flow.hangup_channel(channel)
-        return {"state": "hanging_up"}
-
 
 class _Leftover:
     """A and R after the caller left a consultation: when either hangs up, end the other."""

@@ -371,6 +371,16 @@ class Dispatcher:
         cmds = self._transition(agent, st.call_ended(call_id, wrap_up=wrap_up), now)
         return cmds + (self._deliver_waiting(agent, now) if agent.state.state == st.READY else [])
 
+    def take_over(self, from_call: str, to_call: str, agent_id: int, now: datetime) -> list:
+        """An agent's call is joined to another (a phone's attended transfer): the agent,
+        In Call on `from_call`, is In Call on `to_call` from now on. `from_call` then ends
+        without them (no wrap-up for it)."""
+        agent = self.agents.get(agent_id)
+        if agent is None or agent.state.state != st.IN_CALL or agent.state.call_id != from_call:
+            raise RoutingError(f"agent {agent_id} is not on call {from_call}")
+        self._call(to_call)
+        return self._transition(agent, st.take_over(to_call, from_call), now)
+
     def reserve(self, call_id: str, agent_id: int, now: datetime) -> list:
         """The recipient of an attended transfer: Ready -> Ringing for this call."""
         agent = self.agents.get(agent_id)

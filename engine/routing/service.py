@@ -156,6 +156,9 @@ class RoutingService:
     def release_agent(self, call_id: str, agent_id: int) -> None:
         self.handle(self.dispatcher.release_agent(call_id, agent_id, self.clock()), reason="transfer")
 
+    def take_over(self, from_call: str, to_call: str, agent_id: int) -> None:
+        self.handle(self.dispatcher.take_over(from_call, to_call, agent_id, self.clock()), reason="transfer")
+
     def reserve(self, call_id: str, agent_id: int) -> None:
         self.handle(self.dispatcher.reserve(call_id, agent_id, self.clock()), reason="transfer")
 

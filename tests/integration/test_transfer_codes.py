@@ -9,6 +9,7 @@ ends with the harness's check that no channel or bridge is left behind.
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 
 import pytest
 
@@ -17,6 +18,7 @@ from engine.store import models as m
 from engine.store.session import session_scope
 from tests.integration.routing_env import FORWARD_NUMBER, TRANSFER_CODES, eventually
 from tests.integration.transfer_env import (
+    WAIT_BYE,
     agent_keys,
     bridge_members,
     connected_call,
@@ -287,3 +289,45 @@ async def test_rfc4733_key_presses_from_a_softphone_work_like_info_digits(world)
     await kinds_once(world, call, "transfer_completed")
     await hang_up_caller(world, call, caller)
     assert await asyncio.wait_for(a2.wait(), 10) == 0
+
+
+async def test_the_phones_attended_transfer_refer_with_replaces_joins_its_consultation(world):
+    """As a softphone does it, with two lines of agent 2006's (two SIPp, one account): line 2
+    calls 2007 (the consultation, an internal call), line 1 takes the customer's call, then
+    line 1 sends REFER with Replaces naming line 2's call. The engine joins 2007 to the
+    customer, ends the consultation and line 1's leg, and 2006 wraps up."""
+    from tests.integration.routing_env import agent_password
+    from tests.sipp_helpers import SCENARIOS
+
+    world.ready(2007)
+    a2 = await world.sipp.phone(2007)
+    # Line 2: agent_dial.xml, waiting for the BYE instead of hanging up itself.
+    text = (SCENARIOS / "agent_dial.xml").read_text()
+    line2 = world.sipp.workdir / "consult_line.xml"
+    line2.parent.mkdir(parents=True, exist_ok=True)
+    line2.write_text(text[:text.index("  <pause/>")] + WAIT_BYE + "</scenario>\n")
+    consult = await world.sipp.start(str(line2.resolve()), port=world.sipp.agent_port(2006) + 50, timeout=30,
+                                     keys={"user": "agent2006", "dialled": "2007"},
+                                     auth=("agent2006", agent_password(2006)))
+    assert await eventually(lambda: world.state(2007) == "in_call", 5), world.states_of(2007)
+    consultation = next(iter(world.engine.calls.values()))
+    # SIPp's own Call-ID and From tag for its first call; Asterisk's tag is not known here
+    # (Asterisk then names the consultation by its SIP Call-ID only).
+    replaces = quote(f"1-{consult.pid}@127.0.0.1;to-tag=unknown;from-tag={consult.pid}SIPpTag081", safe="")
+    a1 = await agent_keys(world, 2006, [("pause", 800), ("refer", f"2007@127.0.0.1?Replaces={replaces}")])
+    world.ready(2006)
+    caller, call = await connected_call(world, exclude={consultation.id})
+    completed = await kinds_once(world, call, "transfer_completed", timeout=10)
+    assert "transfer_started" in completed
+    started = next(d for k, d in timeline(world.url, call.id) if k == "transfer_started")
+    assert started["via"] == "refer" and started["flow"] == "attended" and started["to"] == "2007"
+    assert await asyncio.wait_for(a1.wait(), 10) == 0  # line 1: NOTIFY 200, then the engine's BYE
+    assert await asyncio.wait_for(consult.wait(), 10) == 0  # line 2: the consultation was ended
+    assert "transferred_away" in await kinds_once(world, consultation, "transferred_away")
+    members = await members_once(world, call, 2)
+    assert call.caller_channel_id in members and call.flow.agent_id == world.agent(2007)
+    assert world.state(2007) == "in_call" and "wrap_up" not in world.states_of(2007)
+    assert await eventually(lambda: world.state(2006) == "wrap_up", 5)
+    await hang_up_caller(world, call, caller)
+    assert await asyncio.wait_for(a2.wait(), 10) == 0
+    assert await eventually(lambda: world.state(2007) == "wrap_up", 5)

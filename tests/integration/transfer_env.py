@@ -129,8 +129,9 @@ def agent_scenario(path: Path, steps: list[tuple]) -> str:
             out.append(f'  <pause milliseconds="{int(step[2] * 1000) + 100}"/>\n')
         elif kind == "refer":
             cseq += 1
+            uri = step[1] if "@" in step[1] else f"{step[1]}@127.0.0.1"  # "2007@host?Replaces=..." as is
             out.append(REQUEST.format(method="REFER", cseq=cseq,
-                                      headers=f"      Refer-To: <sip:{step[1]}@127.0.0.1>\n"
+                                      headers=f"      Refer-To: <sip:{uri}>\n"
                                               "      Referred-By: <sip:[local_ip]:[local_port]>\n", body="\n"))
             out.append('  <recv response="202"/>\n')  # its NOTIFYs are answered by WAIT_BYE
         elif kind == "bye":

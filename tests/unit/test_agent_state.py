@@ -36,6 +36,8 @@ EVENTS = {
     "connect": s.connect(CALL),
     "call_ended": s.call_ended(CALL),
     "call_ended_no_wrap": s.call_ended(CALL, wrap_up=False),
+    "take_over": s.take_over("call-2", CALL),
+    "take_over_other": s.take_over("call-3", "call-2"),
     "wrap_ready": s.finish_wrap_up("resolved", ready=True),
     "wrap_break": s.finish_wrap_up("resolved", ready=False, break_code="lunch"),
 }
@@ -59,6 +61,7 @@ VALID = {
     (s.RINGING, "connect"): (s.IN_CALL, None, CALL, [s.COUNT_ANSWERED]),
     (s.IN_CALL, "call_ended"): (s.WRAP_UP, None, CALL, []),
     (s.IN_CALL, "call_ended_no_wrap"): (s.READY, None, None, []),
+    (s.IN_CALL, "take_over"): (s.IN_CALL, None, "call-2", []),
     (s.WRAP_UP, "wrap_ready"): (s.READY, None, None, [s.RECORD_TERMINATION]),
     (s.WRAP_UP, "wrap_break"): (s.NOT_READY, "lunch", None, [s.RECORD_TERMINATION]),
 }

@@ -279,3 +279,25 @@ def test_a_recipient_who_hangs_up_a_consultation_is_ready_but_after_a_conference
     d.reserve_answered("c1", 2, at(26))
     d.reserve_failed("c1", 2, at(27), wrap_up=True)  # left a conference with the customer
     assert d.agents[2].state.state == st.WRAP_UP
+
+
+def test_take_over_moves_an_agent_in_call_onto_another_call_and_the_first_ends_without_them():
+    d = make(agents=3)
+    _connected(d, 1)  # c1: the customer's call, agent 1
+    ready(d, 2, 12)
+    d.call_arrived("c2", None, at(13), agent_id=2)  # c2: agent 1's phone consults agent 2 directly
+    d.offer_answered("c2", 2, at(14))
+    assert d.agents[2].state.call_id == "c2"
+    import pytest as _pytest
+
+    from engine.routing.dispatcher import RoutingError
+    with _pytest.raises(RoutingError):
+        d.take_over("c2", "c1", 3, at(15))  # agent 3 is on no call: refused, nothing changes
+    d.take_over("c2", "c1", 2, at(15))
+    assert (d.agents[2].state.state, d.agents[2].state.call_id) == (st.IN_CALL, "c1")
+    d.release_agent("c1", 1, at(16))  # the transferring agent leaves the customer's call
+    d.call_ended("c2", at(17))  # the consultation ends: agent 2 is no longer on it
+    assert (d.agents[2].state.state, d.agents[2].state.call_id) == (st.IN_CALL, "c1")
+    assert d.agents[1].state.state == st.WRAP_UP
+    d.call_ended("c1", at(30))
+    assert d.agents[2].state.state == st.WRAP_UP
