@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -30,8 +29,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.routing_latency import AGENTS, Capture, build_db, plot, run_burst
-from bench.sip_capture import pct
+from bench.routing_latency import AGENTS, Capture, build_db, print_loads, run_loads
 from engine.pbx.sandbox import Sandbox
 from tests.integration.routing_env import Sipp, clear_asterisk, settings_for, write_config
 
@@ -117,27 +115,10 @@ async def main(args) -> int:
         for intercom in AGENTS:
             await sipp.phone(intercom, "uas_answer_hangup.xml", calls=total, timeout=120, extra=["-d", "300"])
         await capture.start()
-        shim = SimpleNamespace(settings=settings)
-        seq = iter(range(100, 100000))
-        rows: dict[str, list[float]] = {"1 call": []}
-        for n in range(args.rounds_1):
-            rows["1 call"] += await run_burst(shim, sipp, app.starts, capture, [f"+4479112{next(seq):05d}"],
-                                              5800 + n % 50, workdir)
-            await asyncio.sleep(0.2)
-        for label, rate, base in (("20 at once", 1000, 5900), ("20 at 100/s", 100, 5950)):
-            rows[label] = []
-            for n in range(args.bursts_20):
-                await asyncio.sleep(0.8)
-                numbers = [f"+4479112{next(seq):05d}" for _ in range(20)]
-                rows[label] += await run_burst(shim, sipp, app.starts, capture, numbers, base + n, workdir, rate)
-        print("\nBare ARI app (no engine): StasisStart (Asterisk's event time) -> INVITE to the agent on the wire, ms")
-        print(f"{'load':>14} | {'calls':>5} | {'p50':>6} | {'p99':>6} | {'max':>6} | {'mean':>6}")
-        for name, values in rows.items():
-            if values:
-                print(f"{name:>14} | {len(values):>5} | {pct(values, 50):6.2f} | {pct(values, 99):6.2f} | "
-                      f"{max(values):6.2f} | {statistics.mean(values):6.2f}")
-        if all(rows.values()):
-            print("\n" + plot(rows))
+        shim = SimpleNamespace(settings=settings)  # run_burst reads only the SIP port from it
+        rows = await run_loads(shim, sipp, app.starts, capture, workdir, args, "+4479112")
+        print_loads("Bare ARI app (no engine): StasisStart (Asterisk's event time) -> INVITE to the agent on the "
+                    "wire, ms", rows)
         return 0 if all(rows.values()) else 1
     finally:
         reader.cancel()

@@ -109,6 +109,35 @@ async def run_burst(engine, sipp, starts, capture, numbers: list[str], port: int
     return out
 
 
+async def run_loads(target, sipp, starts, capture, workdir: Path, args, prefix: str) -> dict[str, list[float]]:
+    """The three loads, in order: single calls one after another, then bursts of 20 (all at
+    once, then at 100 calls/s). `prefix`: the callers' numbers (each call has its own)."""
+    seq = iter(range(100, 100000))
+    rows: dict[str, list[float]] = {"1 call": []}
+    for n in range(args.rounds_1):
+        rows["1 call"] += await run_burst(target, sipp, starts, capture, [f"{prefix}{next(seq):05d}"],
+                                          5800 + n % 50, workdir)
+        await asyncio.sleep(0.2)
+    for label, rate, base in (("20 at once", 1000, 5900), ("20 at 100/s", 100, 5950)):
+        rows[label] = []
+        for n in range(args.bursts_20):
+            await asyncio.sleep(0.8)  # every agent Ready again
+            numbers = [f"{prefix}{next(seq):05d}" for _ in range(20)]
+            rows[label] += await run_burst(target, sipp, starts, capture, numbers, base + n, workdir, rate)
+    return rows
+
+
+def print_loads(title: str, rows: dict[str, list[float]]) -> None:
+    print(f"\n{title}")
+    print(f"{'load':>14} | {'calls':>5} | {'p50':>6} | {'p99':>6} | {'max':>6} | {'mean':>6}")
+    for name, values in rows.items():
+        if values:
+            print(f"{name:>14} | {len(values):>5} | {pct(values, 50):6.2f} | {pct(values, 99):6.2f} | "
+                  f"{max(values):6.2f} | {statistics.mean(values):6.2f}")
+    if all(rows.values()):
+        print("\n" + plot(rows))
+
+
 def plot(rows: dict[str, list[float]]) -> str:
     hi = max(max(v) for v in rows.values())
     width = 50
@@ -180,26 +209,8 @@ async def main(args) -> int:
             await sipp.phone(intercom, "uas_answer_hangup.xml", calls=total, timeout=120, extra=["-d", "300"])
             engine.routing.sign_in(ids[intercom], load)
         await capture.start()
-        seq = iter(range(100, 100000))
-        one: list[float] = []
-        for n in range(args.rounds_1):
-            one += await run_burst(engine, sipp, starts, capture, [f"+4479111{next(seq):05d}"], 5800 + n % 50, workdir)
-            await asyncio.sleep(0.2)
-        rows = {"1 call": one}
-        for label, rate, base in (("20 at once", 1000, 5900), ("20 at 100/s", 100, 5950)):
-            rows[label] = []
-            for n in range(args.bursts_20):
-                await asyncio.sleep(0.8)  # every agent Ready again
-                numbers = [f"+4479111{next(seq):05d}" for _ in range(20)]
-                rows[label] += await run_burst(engine, sipp, starts, capture, numbers, base + n, workdir, rate)
-        print("\nStasisStart (Asterisk's event time) -> INVITE to the agent on the wire (tcpdump), ms")
-        print(f"{'load':>14} | {'calls':>5} | {'p50':>6} | {'p99':>6} | {'max':>6} | {'mean':>6}")
-        for name, values in rows.items():
-            if values:
-                print(f"{name:>14} | {len(values):>5} | {pct(values, 50):6.2f} | {pct(values, 99):6.2f} | "
-                      f"{max(values):6.2f} | {statistics.mean(values):6.2f}")
-        if all(rows.values()):
-            print("\n" + plot(rows))
+        rows = await run_loads(engine, sipp, starts, capture, workdir, args, "+4479111")
+        print_loads("StasisStart (Asterisk's event time) -> INVITE to the agent on the wire (tcpdump), ms", rows)
         invites = capture.invites
         split = [(received[n] - starts[n], sent[n][0] - received[n], sent[n][1] - sent[n][0],
                   invites[n] - sent[n][0]) for n in sent if n in received and n in invites]
