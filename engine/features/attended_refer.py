@@ -83,7 +83,7 @@ async def _join(features: CallFeatures, channel: str, agent_id: int) -> None:
         except CallControlError as exc:
             features.log.info("transfer_resume_failed", reason=exc.code)
     await engine.ari.request("POST", f"bridges/{flow.bridge_id}/addChannel", channel=channel, absorbDTMF="true")
-    flow.agent_channel, flow.agent_id, flow.persistent = channel, agent_id, False
+    features.hand_call_to(channel, agent_id)
     flow.call.legs[channel] = LiveLeg(channel, "agent", answered=True)
     if old_agent is not None:
         engine.routing.release_agent(call_id, old_agent)
@@ -92,9 +92,6 @@ async def _join(features: CallFeatures, channel: str, agent_id: int) -> None:
         ("leg", {"channel_id": channel, "role": "agent", "endpoint": f"PJSIP/{agent.sip_username}" if agent else None,
                  "agent_id": agent_id}),
         ("leg_update", {"channel_id": channel, "answered_at": now})])
-    flow.write(records.update_call, call_id, agent_id=agent_id)
-    engine.bus.publish({"type": "call", "call_id": call_id, "state": "connected", "agent_id": agent_id,
-                        "department_id": flow.department_id, "persistent": False})
     await features.refer_progress("channel_answered")
     features._record("transfer_completed", info)
     if old_channel:

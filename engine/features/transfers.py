@@ -398,12 +398,18 @@ class CallFeatures:
         await self._move(channel, self.consult_bridge, flow.bridge_id, absorb=self.recipient_agent is not None)
         await self._drop_consult_bridge()
         self.recipient = None
-        flow.agent_channel, flow.agent_id, flow.persistent = channel, self.recipient_agent, False
         flow.call.legs.pop(self.agent_channel or "", None)
-        if self.recipient_agent is not None:
-            flow.write(records.update_call, flow.call.id, agent_id=self.recipient_agent)
+        self.hand_call_to(channel, self.recipient_agent)
+
+    def hand_call_to(self, channel: str, agent_id: int | None) -> None:
+        """`channel` (agent `agent_id`'s, or an external party's) is now the call's agent leg:
+        the flow, the call record and the pages follow (a completed transfer)."""
+        flow = self.flow
+        flow.agent_channel, flow.agent_id, flow.persistent = channel, agent_id, False
+        if agent_id is not None:
+            flow.write(records.update_call, flow.call.id, agent_id=agent_id)
             self.engine.bus.publish({"type": "call", "call_id": flow.call.id, "state": "connected",
-                                     "agent_id": self.recipient_agent, "department_id": flow.department_id,
+                                     "agent_id": agent_id, "department_id": flow.department_id,
                                      "persistent": False})
 
     async def _release_agent(self) -> None:
