@@ -34,6 +34,9 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
 
 
+ARI_TRANSPORTS = ("websocket", "websocket+http", "asyncari")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the engine, the generator and the sandbox need to agree on."""
@@ -57,10 +60,17 @@ class Settings:
     pbx_root: Path = field(
         default_factory=lambda: Path(_env("SWITCHBOARD_PBX_ROOT", "/var/cache/switchboard/asterisk-sid"))
     )
+    # How the engine talks to ARI: "websocket" (events and REST on one aiohttp websocket),
+    # "websocket+http" (events on it, REST over HTTP) or "asyncari" (events through asyncari,
+    # REST over HTTP). See engine/pbx/ari_websocket.py.
+    ari_transport: str = field(default_factory=lambda: _env("SWITCHBOARD_ARI_TRANSPORT", "websocket"))
     # Timeouts (seconds) for every request to Asterisk.
     request_timeout: float = field(default_factory=lambda: float(_env("SWITCHBOARD_REQUEST_TIMEOUT", "5")))
 
     def __post_init__(self) -> None:
+        if self.ari_transport not in ARI_TRANSPORTS:
+            raise ValueError(f"SWITCHBOARD_ARI_TRANSPORT must be one of {', '.join(ARI_TRANSPORTS)}, "
+                             f"got {self.ari_transport!r}")
         if not self.database_url:
             url = _env("SWITCHBOARD_DATABASE_URL", f"sqlite:///{self.home / 'switchboard.db'}")
             object.__setattr__(self, "database_url", url)

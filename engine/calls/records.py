@@ -16,7 +16,27 @@ from engine.store.session import session_scope
 from .model import LiveCall
 
 
-def create_call(db_url: str, call: LiveCall) -> None:
+@dataclass(frozen=True)
+class NewCall:
+    """What `create_call` writes, taken from the live call when it starts: plain values, so
+    the job can cross to the writer process and later changes to the call do not leak in."""
+
+    id: str
+    direction: str
+    caller_number: str | None
+    caller_name: str | None
+    inbound_number: str | None
+    outcome: str
+    started_at: datetime
+    legs: tuple[tuple[str, str, str | None], ...]  # (channel id, role, endpoint)
+
+    @classmethod
+    def of(cls, call: LiveCall) -> NewCall:
+        return cls(call.id, call.direction, call.caller_number, call.caller_name, call.inbound_number, call.outcome,
+                   call.started_at, tuple((leg.channel_id, leg.role, leg.endpoint) for leg in call.legs.values()))
+
+
+def create_call(db_url: str, call: NewCall) -> None:
     """Write the CallRecord and one CallLeg per known leg."""
     with session_scope(db_url) as session:
         session.add(CallRecord(
@@ -25,9 +45,9 @@ def create_call(db_url: str, call: LiveCall) -> None:
             outcome=call.outcome, started_at=call.started_at,
         ))
         session.flush()
-        for leg in call.legs.values():
-            session.add(CallLeg(call_id=call.id, channel_id=leg.channel_id, role=leg.role,
-                                endpoint=leg.endpoint, started_at=call.started_at))
+        for channel_id, role, endpoint in call.legs:
+            session.add(CallLeg(call_id=call.id, channel_id=channel_id, role=role,
+                                endpoint=endpoint, started_at=call.started_at))
 
 
 def close_call(db_url: str, call_id: str, *, ended_at: datetime | None = None, outcome: str = "abandoned",

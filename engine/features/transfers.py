@@ -446,7 +446,7 @@ class CallFeatures:
             self.machine.reset()
             if self.agent_id is not None:
                 self.engine.routing.release_agent(flow.call.id, self.agent_id)
-            flow.agent_channel, flow.agent_id, flow.persistent = self.conference_channel, self.recipient_agent, False
+            self.hand_call_to(self.conference_channel, self.recipient_agent)  # the record names R now
             self.agent_channel, self.conference_channel = None, None
             self._record("conference_ended", {"left": "agent"})
             return

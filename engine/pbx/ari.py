@@ -127,6 +127,17 @@ class AsyncariTransport:
                 await http.close()
 
 
+def make_transport(settings: Settings) -> EventTransport:
+    """The transport `settings.ari_transport` names: "websocket" (the default: events and
+    REST on one aiohttp websocket, see `ari_websocket.py`), "websocket+http" (REST over
+    HTTP) or "asyncari" (events through asyncari, REST over HTTP)."""
+    if settings.ari_transport == "asyncari":
+        return AsyncariTransport(settings)
+    from .ari_websocket import WebsocketTransport
+
+    return WebsocketTransport(settings, rest=settings.ari_transport == "websocket")
+
+
 def _make_http_client(settings: Settings):
     """asyncswagger11's HTTP client with sane limits, no blind retry, an escaped api_key."""
     import httpx
@@ -212,7 +223,7 @@ class AriClient(Supervised):
         self.on_event = on_event
         self.on_connected = on_connected
         self.on_disconnected = on_disconnected
-        self.transport: EventTransport = transport or AsyncariTransport(settings)
+        self.transport: EventTransport = transport or make_transport(settings)
         self.backoff = backoff or Backoff()
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout if ping_timeout is not None else min(2.0, settings.request_timeout)
@@ -251,13 +262,24 @@ class AriClient(Supervised):
         """Call ARI: `await ari.request("POST", "channels/{id}/answer")`. Returns the JSON
         body (None for an empty one).
 
-        Raises `AriUnavailable` at once while disconnected, `AriTimeout` after `timeout`
-        (default `settings.request_timeout`), `AriError` with ARI's message for an error
-        status.
+        Goes over the event websocket when the transport carries REST (see
+        `ari_websocket.py`), else over HTTP. Raises `AriUnavailable` at once while
+        disconnected, `AriTimeout` after `timeout` (default `settings.request_timeout`),
+        `AriError` with ARI's message for an error status.
         """
         if not self.connected or self._session is None:
             raise AriUnavailable("not connected to Asterisk", method=method, path=path)
-        return await self._request(self._session, method, path, json=json, timeout=timeout, params=params)
+        limit = self.settings.request_timeout if timeout is None else timeout
+        if getattr(self.transport, "rest_ready", False):
+            try:
+                status, data, reason = await self.transport.request(
+                    method, path, params=encode_params(params), json=json, timeout=limit)
+            except TimeoutError:
+                raise AriTimeout(f"no answer within {limit:g} s", method=method, path=path) from None
+            except ConnectionError as exc:
+                raise AriUnavailable(f"{type(exc).__name__}: {exc}", method=method, path=path) from None
+            return _answer(status, data, reason, method, path)
+        return await self._request(self._session, method, path, json=json, timeout=limit, params=params)
 
     async def _request(self, session, method, path, *, json=None, timeout=None, params=None):
         url = self.base_url + urllib.parse.quote(path.lstrip("/"), safe="/")
@@ -278,10 +300,7 @@ class AriClient(Supervised):
                 data = jsonlib.loads(body)
             except ValueError:
                 data = body.decode("utf-8", "replace")
-        if resp.status >= 400:
-            message = data.get("message") if isinstance(data, dict) else (data or resp.reason)
-            raise AriError(str(message), status=resp.status, method=method, path=path)
-        return data
+        return _answer(resp.status, data, resp.reason or "", method, path)
 
     # -- supervision -------------------------------------------------------------------
 
@@ -334,7 +353,7 @@ class AriClient(Supervised):
             log.info("ari_connected", count=self.connect_count)
             if self.on_connected is not None:
                 hook = asyncio.create_task(call_hook(self.on_connected, "ari_on_connected"), name="ari-on-connected")
-            pinger = asyncio.create_task(self._ping_loop(session), name="ari-ping")
+            pinger = asyncio.create_task(self._ping_loop(), name="ari-ping")
             done, _ = await asyncio.wait({events, pinger}, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()  # raises why it ended, if it failed
@@ -358,11 +377,19 @@ class AriClient(Supervised):
                 if self.on_disconnected is not None:
                     await call_hook(self.on_disconnected, "ari_on_disconnected")
 
-    async def _ping_loop(self, session) -> None:
+    async def _ping_loop(self) -> None:
         """Detect a silent connection: ARI must answer `GET /asterisk/ping` in time."""
         while True:
             await asyncio.sleep(self.ping_interval)
-            await self._request(session, "GET", "asterisk/ping", timeout=self.ping_timeout)
+            await self.request("GET", "asterisk/ping", timeout=self.ping_timeout)
+
+
+def _answer(status: int, data: Any, reason: str, method: str, path: str) -> Any:
+    """The body of a successful answer; `AriError` with ARI's own message for an error."""
+    if status >= 400:
+        message = data.get("message") if isinstance(data, dict) else (data or reason)
+        raise AriError(str(message), status=status, method=method, path=path)
+    return data
 
 
 def _describe(error: BaseException | None) -> str | None:

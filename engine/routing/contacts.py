@@ -30,6 +30,10 @@ class ContactAssociationError(ValueError):
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
 
+    def __reduce__(self):
+        # Raised in the engine's database writer process and re-raised here.
+        return (type(self), (self.code, self.message, self.field))
+
 
 async def associate_contact(routing, bus, db_url: str, call_id: str, account_number: str, *, by: str,
                             agent_id: int | None = None, first_name: str = "", last_name: str = "") -> dict:

@@ -75,7 +75,7 @@ class CallFlow:
     # -- plumbing used by the helpers -------------------------------------------------
     def write(self, fn: Callable, *args, **kwargs) -> None:
         """Queue a history write (ordered with every other write of the engine)."""
-        self.engine.writer.submit(lambda: fn(self.engine.settings.database_url, *args, **kwargs))
+        self.engine.writer.submit(fn, self.engine.settings.database_url, *args, **kwargs)
 
     def routing_call(self, method: str, *args, hangup_on_error: str | None = None) -> None:
         try:

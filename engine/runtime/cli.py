@@ -13,6 +13,7 @@ from engine.log import configure_logging, get_logger
 from engine.settings import Settings
 
 from .engine import Engine
+from .heap import settle_heap
 
 
 async def serve(settings: Settings) -> None:
@@ -28,7 +29,8 @@ async def serve(settings: Settings) -> None:
     try:
         await engine.start()
         runner = await start_web(settings, engine.routing, engine.bus)
-        get_logger("engine.runtime.cli").info("web_started", url=f"http://127.0.0.1:{web_port(settings)}/")
+        get_logger("engine.runtime.cli").info("web_started", url=f"http://127.0.0.1:{web_port(settings)}/",
+                                              frozen_objects=settle_heap())
         await engine.run()
     finally:
         if runner is not None:

@@ -61,7 +61,7 @@ class Engine(RoutingHooks):
         # Routing: configuration cache, agent state (the routing service, on this loop),
         # ordered history writes, events for the web side, persistent audio paths.
         self.bus = EventBus()
-        self.writer = SerialWriter()
+        self.writer = SerialWriter(process=True)  # its own GIL (engine/store/writer.py)
         self.directory = RoutingDirectory()
         self.routing = RoutingService(settings.database_url, writer=self.writer, publish=self.bus.publish,
                                       executor=self._execute)
@@ -101,12 +101,14 @@ class Engine(RoutingHooks):
             return
         self._running = True
         self._stop_requested.clear()
-        # The event loop shares the GIL with the database writer's thread. At Python's
-        # default switch interval (5 ms) a loop thread that released the GIL for a socket
-        # send waited up to 5 ms to get it back from an ORM flush: that was most of the
-        # routing tail under a burst of calls (bench/routing_latency.py).
+        # The event loop shares the GIL with worker threads (the web side's database reads,
+        # the directory reload). At Python's default switch interval (5 ms) a loop thread
+        # that released the GIL for a socket send waited up to 5 ms to get it back from an
+        # ORM query. (History writes, the bulk of that work, run in the writer's own
+        # process: engine/store/writer.py.)
         sys.setswitchinterval(SWITCH_INTERVAL)
         self.writer.start()
+        await self.writer.open()
         await asyncio.to_thread(self.routing.load)  # reloads the directory too (reload hook)
         self._tasks.append(asyncio.create_task(self._registration_worker(), name="registrations"))
         await self.ari.start()

@@ -155,7 +155,8 @@ class CallSession:
             # Through the serial writer, not awaited: routing (the caller's wait for an
             # agent's phone to ring) does not wait for the database. Every later write of
             # the call goes through the same writer, so it lands after this one.
-            self.engine.writer.submit(records.create_call, self.engine.settings.database_url, self.call)
+            self.engine.writer.submit(records.create_call, self.engine.settings.database_url,
+                                      records.NewCall.of(self.call))
             self.persisted = True
         self.log.info("call_started" if not adopted else "call_adopted", inbound_number=self.call.inbound_number,
                       caller_number=self.call.caller_number, synthetic=bool(event.get("synthetic")))
@@ -174,9 +175,8 @@ class CallSession:
         self.engine.calls.pop(call.id, None)
         if self.persisted:
             try:
-                await self.engine.writer.submit(
-                    lambda: records.close_call(self.engine.settings.database_url, call.id, ended_at=call.ended_at,
-                                               outcome=call.outcome, causes=self.causes))
+                await self.engine.writer.submit(records.close_call, self.engine.settings.database_url, call.id,
+                                                ended_at=call.ended_at, outcome=call.outcome, causes=dict(self.causes))
             except Exception:
                 self.log.exception("call_close_failed")
         self.log.info("call_ended", reason=reason, outcome=call.outcome)

@@ -12,6 +12,10 @@ class ValidationError(ValueError):
         self.record = record
         super().__init__(self._text())
 
+    def __reduce__(self):
+        # Crosses a process boundary intact (the engine's database writer is a process).
+        return (type(self), (self.field, self.message, self.record))
+
     def _text(self) -> str:
         where = f"{self.record}: " if self.record else ""
         return f"{where}{self.field}: {self.message}"

@@ -7,7 +7,8 @@ Scenarios (each with its own SQLite DB seeded by seed_demo and the generated con
   time from Asterisk answering again to the engine being connected is printed, and a
   registration and a call afterwards are handled;
 - a caller on the trunk dials +442071838750: the call reaches the engine's Stasis app, a
-  CallRecord is written, and it is closed when the caller hangs up.
+  CallRecord is written, and it is closed when the caller hangs up (on the default ARI
+  transport, one websocket for events and REST, and on the asyncari one).
 """
 
 from __future__ import annotations
@@ -146,7 +147,23 @@ async def test_agent_registration_is_tracked_in_the_database(engine, settings, t
 
 
 async def test_inbound_call_reaches_the_engine_and_is_recorded(engine, settings, tmp_path):
+    assert engine.ari.transport.rest_ready  # the default: REST on the event websocket (Asterisk 22.10)
     await assert_inbound_call_reaches_stasis(engine, settings, tmp_path)
+
+
+async def test_the_asyncari_transport_carries_a_call_too(settings, sandbox, tmp_path):
+    """SWITCHBOARD_ARI_TRANSPORT=asyncari: events through asyncari, REST over HTTP."""
+    from engine.pbx.ari import AsyncariTransport
+
+    engine = Engine(dataclasses.replace(settings, ari_transport="asyncari"))
+    await engine.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(engine.ari_ready.wait(), engine.ami_ready.wait()), 15)
+        assert isinstance(engine.ari.transport, AsyncariTransport)
+        assert engine.ari.asyncari is not None  # its model API is loaded
+        await assert_inbound_call_reaches_stasis(engine, settings, tmp_path, hold_ms=1000)
+    finally:
+        await engine.stop()
 
 
 async def test_engine_reconnects_after_an_asterisk_restart(engine, settings, sandbox, tmp_path):

@@ -14,6 +14,8 @@ import asyncio
 import pytest
 
 from engine.features.transfers import ControlError
+from engine.store.calls import CallRecord
+from engine.store.session import session_scope
 from tests.integration.routing_env import eventually
 from tests.integration.transfer_env import (
     bridge_members,
@@ -104,6 +106,11 @@ async def test_attended_transfer_cancel_brings_the_agent_back_to_the_caller(worl
     assert await eventually(lambda: "transfer_cancelled" in kinds(world.url, call.id), 5)
 
 
+def record_agent(url: str, call_id: str) -> int | None:
+    with session_scope(url) as session:
+        return session.get(CallRecord, call_id).agent_id
+
+
 async def test_conference_by_rest_then_the_agent_leaves_and_the_call_goes_on(world):
     a1, a2, caller, call = await two_phones(world)
     not_yet = await refused(world, call, "merge")
@@ -121,6 +128,7 @@ async def test_conference_by_rest_then_the_agent_leaves_and_the_call_goes_on(wor
         [c for c in (call.caller_channel_id, call.flow.agent_channel) if c]), 5)
     assert members and await eventually(lambda: world.state(2006) == "wrap_up", 5)
     assert world.state(2007) == "in_call" and call.flow.agent_id == world.agent(2007)
+    assert await eventually(lambda: record_agent(world.url, call.id) == world.agent(2007), 5)  # history follows
     await hang_up_caller(world, call, caller)
     assert await asyncio.wait_for(a2.wait(), 10) == 0
     k = await kinds_once(world, call, "conference_ended")

@@ -60,6 +60,11 @@ async def connected_call(stack, engine, call_id: str = "c1", department_id: int 
 async def current(client, agent_id: int = ALICE) -> dict:
     status, data = await client.call("GET", f"/api/agents/{agent_id}/call")
     assert status == 200, data
+    status, desktop = await client.call("GET", f"/api/agents/{agent_id}/desktop")
+    assert status == 200, desktop
+    if data["call"] is not None:  # the desktop's one read shows the same call view
+        for key in ("transfer", "capabilities", "on_hold", "call_id"):
+            assert desktop["call"][key] == data["call"][key], key
     return data["call"]
 
 

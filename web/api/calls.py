@@ -123,12 +123,19 @@ async def current_call(request):
     live = agent_live(routing, agent_id)
     if live["state"] not in ("ringing", "in_call", "wrap_up") or not live["call_id"]:
         return ok({"call": None, "live": live})
+    return ok({"call": await call_view(request, agent_id, live), "live": live})
+
+
+async def call_view(request, agent_id: int, live: dict) -> dict:
+    """The agent's current call as the desktop draws it (this resource and the desktop's
+    one read): the screen pop, `on_hold`, the live `transfer` and capabilities that know it."""
+    routing = request.app[ROUTING_KEY]
     pop = await db(request, load_screen_pop, live["call_id"], agent_id, live["state"], live["department_id"])
     control = getattr(routing, "hold_control", None)
     pop["on_hold"] = bool(control is not None and control.on_hold(live["call_id"]))
     pop["transfer"] = await live_transfer(request, live["call_id"], agent_id)
     pop["capabilities"] = during_transfer(pop["capabilities"], pop["transfer"], connected=live["state"] == "in_call")
-    return ok({"call": pop, "live": live})
+    return pop
 
 
 async def live_transfer(request, call_id: str, agent_id: int) -> dict | None:

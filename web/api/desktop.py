@@ -14,7 +14,7 @@ from ..http import db, int_param, not_found, ok
 from ..keys import ROUTING_KEY
 from ..live import agent_live
 from ..routes import EVERYONE, Route
-from .calls import load_screen_pop
+from .calls import call_view
 
 
 def profile(db_url: str, agent_id: int) -> dict:
@@ -32,25 +32,18 @@ def profile(db_url: str, agent_id: int) -> dict:
 
 
 async def desktop(request):
-    """Everything the desktop draws: profile, live state, break codes, current call's screen pop."""
+    """Everything the desktop draws: profile, live state, break codes, the current call (screen
+    pop, hold, live transfer, capabilities: the same view as `GET /api/agents/{id}/call`)."""
     agent_id = int_param(request.match_info["agent_id"], "agent_id")
     data = await db(request, profile, agent_id)
     live = agent_live(request.app[ROUTING_KEY], agent_id)
     data["live"] = live
     data["call"] = None
     if live["state"] in ("ringing", "in_call", "wrap_up") and live["call_id"]:
-        data["call"] = await db(request, load_screen_pop, live["call_id"], agent_id, live["state"],
-                                live["department_id"])
-        data["call"]["on_hold"] = on_hold(request, live["call_id"])
+        data["call"] = await call_view(request, agent_id, live)
     data["waiting_call"] = await waiting_call(request, agent_id)
     data["held_call"] = await held_call(request, agent_id)
     return ok(data)
-
-
-def on_hold(request, call_id: str | None) -> bool:
-    """Whether the call is on hold now (the engine's call actor knows; False without an engine)."""
-    control = getattr(request.app[ROUTING_KEY], "hold_control", None)
-    return bool(control is not None and control.on_hold(call_id))
 
 
 async def waiting_call(request, agent_id: int) -> dict | None:

@@ -147,14 +147,7 @@ function load() {
 }
 
 async function loadOnce() {
-  const data = await SB.api("GET", `/api/agents/${A.me.agent_id}/desktop`);
-  if (data.call && data.live.state === "in_call") {
-    // The current-call resource carries the live transfer and capabilities that know it.
-    const current = await SB.api("GET", `/api/agents/${A.me.agent_id}/call`);
-    data.call = current.call;
-    data.live = current.live;
-  }
-  A.data = data;
+  A.data = await SB.api("GET", `/api/agents/${A.me.agent_id}/desktop`);
   A.live = A.data.live;
   document.getElementById("who").textContent = `${A.data.agent.name} · ${A.data.agent.intercom}`;
   renderStatus();
