@@ -1,5 +1,5 @@
-"""Call history writes for the live call model. Blocking (SQLAlchemy): run them with
-`asyncio.to_thread` from the event loop, never directly in it.
+"""Call history writes for the live call model. Blocking (SQLAlchemy): run them through the
+engine's serial writer (engine/store/writer.py), never directly in the event loop.
 """
 
 from __future__ import annotations
@@ -7,13 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select as sql_select
+from sqlalchemy import update
 from sqlmodel import select
 
 from engine.store.calls import CallEvent, CallLeg, CallRecord
 from engine.store.fields import utcnow
-from engine.store.session import session_scope
+from engine.store.session import insert_checked, make_engine, session_scope
 
 from .model import LiveCall
+
+
+RECORD, LEG = CallRecord.__table__, CallLeg.__table__
 
 
 @dataclass(frozen=True)
@@ -38,16 +43,15 @@ class NewCall:
 
 def create_call(db_url: str, call: NewCall) -> None:
     """Write the CallRecord and one CallLeg per known leg."""
-    with session_scope(db_url) as session:
-        session.add(CallRecord(
+    with make_engine(db_url).begin() as conn:
+        insert_checked(conn, CallRecord(
             id=call.id, direction=call.direction, caller_number=call.caller_number,
             caller_name=call.caller_name, inbound_number=call.inbound_number,
             outcome=call.outcome, started_at=call.started_at,
         ))
-        session.flush()
         for channel_id, role, endpoint in call.legs:
-            session.add(CallLeg(call_id=call.id, channel_id=channel_id, role=role,
-                                endpoint=endpoint, started_at=call.started_at))
+            insert_checked(conn, CallLeg(call_id=call.id, channel_id=channel_id, role=role,
+                                         endpoint=endpoint, started_at=call.started_at))
 
 
 def close_call(db_url: str, call_id: str, *, ended_at: datetime | None = None, outcome: str = "abandoned",
@@ -57,21 +61,21 @@ def close_call(db_url: str, call_id: str, *, ended_at: datetime | None = None, o
     ended_at = ended_at or utcnow()
     causes = causes or {}
     changed = False
-    with session_scope(db_url) as session:
-        record = session.get(CallRecord, call_id)
+    with make_engine(db_url).begin() as conn:
+        record = conn.execute(sql_select(RECORD.c.ended_at, RECORD.c.outcome).where(RECORD.c.id == call_id)).first()
         if record is None:
             return False
         if record.ended_at is None:
-            record.ended_at = ended_at
-            if record.outcome == "in_progress":
-                record.outcome = outcome
-            session.add(record)
+            conn.execute(update(RECORD).where(RECORD.c.id == call_id).values(
+                ended_at=ended_at, outcome=outcome if record.outcome == "in_progress" else record.outcome))
             changed = True
-        for leg in session.exec(select(CallLeg).where(CallLeg.call_id == call_id, CallLeg.ended_at.is_(None))):
-            leg.ended_at = ended_at
-            if causes.get(leg.channel_id) is not None:
-                leg.hangup_cause = causes[leg.channel_id]
-            session.add(leg)
+        open_legs = conn.execute(sql_select(LEG.c.id, LEG.c.channel_id)
+                                 .where(LEG.c.call_id == call_id, LEG.c.ended_at.is_(None))).all()
+        for leg_id, channel_id in open_legs:
+            values = {"ended_at": ended_at}
+            if causes.get(channel_id) is not None:
+                values["hangup_cause"] = causes[channel_id]
+            conn.execute(update(LEG).where(LEG.c.id == leg_id).values(**values))
             changed = True
     return changed
 
@@ -100,62 +104,67 @@ def open_calls(db_url: str) -> list[OpenCall]:
 
 
 # ---- routing writes (run through the engine's serial writer, in order) -------------------
+# In SQL statements on one connection, not through the ORM's unit of work: a call makes
+# about ten of these, and load-modify-flush cost about 2 ms of CPU each (the writer process
+# was busier than Asterisk; bench/routing_latency.py). New rows still pass their record's
+# own `check_fields()` (`insert_checked`).
 
 def update_call(db_url: str, call_id: str, **fields) -> None:
     """Set columns of a CallRecord (agent_id, department_id, answered_at, ...)."""
-    with session_scope(db_url) as session:
-        record = session.get(CallRecord, call_id)
-        if record is None:
-            return
-        for name, value in fields.items():
-            setattr(record, name, value)
-        session.add(record)
+    unknown = set(fields) - set(RECORD.c.keys())
+    if unknown:
+        raise ValueError(f"call_record has no column {', '.join(sorted(unknown))}")
+    with make_engine(db_url).begin() as conn:
+        conn.execute(update(RECORD).where(RECORD.c.id == call_id).values(**fields))
 
 
 def add_event(db_url: str, call_id: str, kind: str, detail: dict | None = None, at: datetime | None = None) -> None:
     """Append one entry to the call's timeline."""
-    with session_scope(db_url) as session:
-        if session.get(CallRecord, call_id) is None:
-            return
-        session.add(CallEvent(call_id=call_id, kind=kind, detail=detail or {}, at=at or utcnow()))
+    with make_engine(db_url).begin() as conn:
+        if _exists(conn, call_id):
+            _event(conn, call_id, kind, detail, at)
 
 
 def apply_steps(db_url: str, call_id: str, steps: list[tuple[str, dict]]) -> None:
     """Several writes of one call in one transaction (one commit instead of one each).
 
     `steps` are (function name, keyword arguments) of the writers below that take a
-    session: `event`, `leg`, `leg_update`, `connected`. Used for the writes that happen
+    connection: `event`, `leg`, `leg_update`, `connected`. Used for the writes that happen
     together (an offer: its leg and its timeline entry), since each commit costs more
     than the rows it writes.
     """
-    with session_scope(db_url) as session:
-        if session.get(CallRecord, call_id) is None:
+    with make_engine(db_url).begin() as conn:
+        if not _exists(conn, call_id):
             return
         for name, kwargs in steps:
-            _STEPS[name](session, call_id, **kwargs)
+            _STEPS[name](conn, call_id, **kwargs)
 
 
-def _event(session, call_id, kind, detail=None, at=None):
-    session.add(CallEvent(call_id=call_id, kind=kind, detail=detail or {}, at=at or utcnow()))
+def _exists(conn, call_id: str) -> bool:
+    return conn.execute(sql_select(RECORD.c.id).where(RECORD.c.id == call_id)).first() is not None
 
 
-def _leg(session, call_id, channel_id, role, endpoint=None, agent_id=None, started_at=None):
-    session.add(CallLeg(call_id=call_id, channel_id=channel_id, role=role, endpoint=endpoint, agent_id=agent_id,
-                        started_at=started_at or utcnow()))
+def _event(conn, call_id, kind, detail=None, at=None):
+    insert_checked(conn, CallEvent(call_id=call_id, kind=kind, detail=detail or {}, at=at or utcnow()))
 
 
-def _leg_update(session, call_id, channel_id, answered_at=None, ended_at=None, hangup_cause=None):
-    for leg in session.exec(select(CallLeg).where(CallLeg.call_id == call_id, CallLeg.channel_id == channel_id)):
-        if answered_at is not None and leg.answered_at is None:
-            leg.answered_at = answered_at
-        if ended_at is not None and leg.ended_at is None:
-            leg.ended_at = ended_at
-            leg.hangup_cause = hangup_cause
-        session.add(leg)
+def _leg(conn, call_id, channel_id, role, endpoint=None, agent_id=None, started_at=None):
+    insert_checked(conn, CallLeg(call_id=call_id, channel_id=channel_id, role=role, endpoint=endpoint,
+                                 agent_id=agent_id, started_at=started_at or utcnow()))
 
 
-def _connected(session, call_id, agent_id, department_id, answered_at):
-    _connect(session, session.get(CallRecord, call_id), agent_id, department_id, answered_at)
+def _leg_update(conn, call_id, channel_id, answered_at=None, ended_at=None, hangup_cause=None):
+    """Fill in when a leg was answered / ended; a time already set is kept."""
+    this_leg = (LEG.c.call_id == call_id) & (LEG.c.channel_id == channel_id)
+    if answered_at is not None:
+        conn.execute(update(LEG).where(this_leg, LEG.c.answered_at.is_(None)).values(answered_at=answered_at))
+    if ended_at is not None:
+        conn.execute(update(LEG).where(this_leg, LEG.c.ended_at.is_(None)).values(ended_at=ended_at,
+                                                                                  hangup_cause=hangup_cause))
+
+
+def _connected(conn, call_id, agent_id, department_id, answered_at):
+    _connect(conn, call_id, agent_id, department_id, answered_at)
 
 
 _STEPS = {"event": _event, "leg": _leg, "leg_update": _leg_update, "connected": _connected}
@@ -163,16 +172,15 @@ _STEPS = {"event": _event, "leg": _leg, "leg_update": _leg_update, "connected": 
 
 def add_leg(db_url: str, call_id: str, channel_id: str, role: str, *, endpoint: str | None = None,
             agent_id: int | None = None, started_at: datetime | None = None) -> None:
-    with session_scope(db_url) as session:
-        if session.get(CallRecord, call_id) is None:
-            return
-        _leg(session, call_id, channel_id, role, endpoint, agent_id, started_at)
+    with make_engine(db_url).begin() as conn:
+        if _exists(conn, call_id):
+            _leg(conn, call_id, channel_id, role, endpoint, agent_id, started_at)
 
 
 def update_leg(db_url: str, call_id: str, channel_id: str, *, answered_at: datetime | None = None,
                ended_at: datetime | None = None, hangup_cause: int | None = None) -> None:
-    with session_scope(db_url) as session:
-        _leg_update(session, call_id, channel_id, answered_at, ended_at, hangup_cause)
+    with make_engine(db_url).begin() as conn:
+        _leg_update(conn, call_id, channel_id, answered_at, ended_at, hangup_cause)
 
 
 def connect_call(db_url: str, call_id: str, agent_id: int, department_id: int | None, answered_at: datetime) -> None:
@@ -182,21 +190,23 @@ def connect_call(db_url: str, call_id: str, agent_id: int, department_id: int | 
     `original_contact_id`); several matches stay unassociated (the desktop's Multi-Match
     list); the agent may associate or re-associate later (`engine.routing.contacts`).
     """
-    with session_scope(db_url) as session:
-        record = session.get(CallRecord, call_id)
-        if record is not None:
-            _connect(session, record, agent_id, department_id, answered_at)
+    with make_engine(db_url).begin() as conn:
+        _connect(conn, call_id, agent_id, department_id, answered_at)
 
 
-def _connect(session, record: CallRecord, agent_id: int, department_id: int | None, answered_at: datetime) -> None:
+def _connect(conn, call_id: str, agent_id: int, department_id: int | None, answered_at: datetime) -> None:
     from engine.store.contacts import ContactPhone
 
-    record.agent_id = agent_id
-    record.department_id = department_id if department_id is not None else record.department_id
-    record.answered_at = record.answered_at or answered_at
+    record = conn.execute(sql_select(RECORD.c.department_id, RECORD.c.answered_at, RECORD.c.contact_id,
+                                 RECORD.c.caller_number).where(RECORD.c.id == call_id)).first()
+    if record is None:
+        return
+    values = {"agent_id": agent_id, "answered_at": record.answered_at or answered_at,
+              "department_id": department_id if department_id is not None else record.department_id}
     if record.contact_id is None and record.caller_number:
-        ids = sorted(set(session.exec(select(ContactPhone.contact_id)
-                                      .where(ContactPhone.number == record.caller_number)).all()))
+        phones = ContactPhone.__table__
+        ids = sorted(set(conn.execute(sql_select(phones.c.contact_id)
+                                      .where(phones.c.number == record.caller_number)).scalars()))
         if len(ids) == 1:
-            record.contact_id = record.original_contact_id = ids[0]
-    session.add(record)
+            values["contact_id"] = values["original_contact_id"] = ids[0]
+    conn.execute(update(RECORD).where(RECORD.c.id == call_id).values(**values))

@@ -14,7 +14,11 @@ Where a batch runs:
   own. Jobs and their results cross by pickle, so a job is a module-level function with
   plain arguments. The worker starts from a fork server (`forkserver`), so it inherits no
   open database connection, socket or thread of the engine, and starts in milliseconds.
-  If the worker dies its batch fails and the next batch starts a new one.
+  If the worker dies its batch fails and the next batch starts a new one. A program that
+  starts the engine keeps its `if __name__ == "__main__":` guard: like every spawn or
+  forkserver child, the worker imports the program's main module (as `__mp_main__`).
+  Its CPU matters on a small machine, hence the SQL-statement writes in
+  engine/calls/records.py and engine/agents/records.py, and a lower priority (niceness).
 - `process=False` (the default, for services run without the engine): a worker thread.
 """
 
@@ -35,6 +39,8 @@ log = get_logger("engine.store.writer")
 # Imported once by the fork server, so a worker starts with the write functions loaded.
 WORKER_PRELOAD = ["engine.store.session", "engine.agents.records", "engine.calls.records",
                   "engine.routing.screenpop_data", "engine.routing.contacts"]
+
+WORKER_NICENESS = 10  # see _worker_init
 
 Job = tuple[Callable[..., Any], tuple, dict]
 
@@ -137,9 +143,14 @@ def _started_worker() -> ProcessPoolExecutor:
 
 
 def _worker_init() -> None:
+    """History writes can wait; Asterisk and the event loop cannot. On a small machine (two
+    cores shared with Asterisk) the writer yields the CPU to them when they need it."""
+    import os
+
     from ..log import configure_logging
 
     configure_logging("INFO", json=True)
+    os.nice(WORKER_NICENESS)
 
 
 def _nothing() -> None:
