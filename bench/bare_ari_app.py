@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import urllib.parse
 import uuid
 from datetime import datetime
 
 import aiohttp
+
+from engine.pbx.ari_websocket import request_uri
 
 
 def stasis_time(event: dict) -> float:
@@ -49,9 +50,8 @@ class BareApp:
                     await self.on_event(json.loads(message.data))
 
     async def request(self, method: str, path: str, **params) -> None:
-        uri = path + ("?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote) if params else "")
         await self.ws.send_str(json.dumps({"type": "RESTRequest", "request_id": str(next(self._ids)),
-                                           "method": method, "uri": uri}))
+                                           "method": method, "uri": request_uri(path, params)}))
 
     async def on_event(self, event: dict) -> None:
         kind, channel = event.get("type"), event.get("channel") or {}
