@@ -1,6 +1,7 @@
 """The engine's history writes (SQL statements, not the ORM's unit of work) on a real SQLite
-database: what they store, and that a bad value is still refused by the record's own check
-and writes nothing."""
+database and a real PostgreSQL (a throw-away cluster on loopback, as production runs it):
+what they store, and that a bad value is still refused by the record's own check and writes
+nothing."""
 
 from __future__ import annotations
 
@@ -15,15 +16,48 @@ from engine.calls import records
 from engine.calls.model import LiveCall, LiveLeg
 from engine.store import models as m
 from engine.store.errors import ValidationError
+from engine.store.migrate import upgrade
+from engine.store.seed import seed_demo
 from engine.store.session import session_scope
+from tests.pg_helpers import postgres_cluster
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-NAIVE = {"tzinfo": None}  # SQLite keeps the UTC time without its zone, through the ORM or not
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def demo_db(request, db_url):
+    """The demo data set in a fresh database of each kind."""
+    if request.param == "postgresql":
+        import psycopg
+
+        server = request.getfixturevalue("postgres")
+        name = f"history_{request.node.name.split('[')[0][-40:]}".lower()
+        with psycopg.connect(server.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        db_url = server.rsplit("/", 1)[0] + f"/{name}"
+        upgrade(db_url)
+    with session_scope(db_url) as session:
+        seed_demo(session)
+    return db_url
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """A stored time as UTC without its zone: SQLite drops the zone, PostgreSQL keeps it."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def at(seconds: int) -> datetime:
-    """T0 + seconds as read back from SQLite (UTC, without the zone)."""
-    return (T0 + timedelta(seconds=seconds)).replace(**NAIVE)
+    """T0 + seconds, UTC without the zone (compare with `utc(value)`)."""
+    return (T0 + timedelta(seconds=seconds)).replace(tzinfo=None)
 
 
 def first_agent(url: str) -> int:
@@ -55,11 +89,11 @@ def test_a_call_history_written_with_statements_reads_back_whole(demo_db):
     assert records.close_call(demo_db, "c1", ended_at=T0 + timedelta(seconds=99)) is False  # closed stays closed
     with session_scope(demo_db) as s:
         rec = s.get(m.CallRecord, "c1")
-        assert (rec.agent_id, rec.outcome, rec.ended_at, rec.answered_at) == (
+        assert (rec.agent_id, rec.outcome, utc(rec.ended_at), utc(rec.answered_at)) == (
             agent, "answered", at(60), at(3))
         legs = {leg.channel_id: leg for leg in s.exec(select(m.CallLeg).where(m.CallLeg.call_id == "c1"))}
-        assert legs["ch-caller"].endpoint == "trunk" and legs["ch-caller"].ended_at == at(60)
-        assert legs["ch-agent"].answered_at == at(3) and legs["ch-agent"].hangup_cause == 16
+        assert legs["ch-caller"].endpoint == "trunk" and utc(legs["ch-caller"].ended_at) == at(60)
+        assert utc(legs["ch-agent"].answered_at) == at(3) and legs["ch-agent"].hangup_cause == 16
         events = s.exec(select(m.CallEvent).where(m.CallEvent.call_id == "c1").order_by(m.CallEvent.at)).all()
         assert [(e.kind, e.detail) for e in events] == [("offered", {"agent_id": agent}), ("hold", {"by": "desktop"})]
         assert s.exec(select(m.CallEvent).where(m.CallEvent.call_id == "nope")).all() == []
@@ -92,7 +126,7 @@ def test_state_changes_keep_presence_history_and_counters(demo_db):
     assert info.value.field == "state"
     with session_scope(demo_db) as s:
         presence = s.get(m.AgentPresence, agent)
-        assert (presence.state, presence.since, presence.call_id) == (st.READY, at(90), None)
+        assert (presence.state, utc(presence.since), presence.call_id) == (st.READY, at(90), None)
         history = s.exec(select(m.AgentStateChange).where(m.AgentStateChange.agent_id == agent)
                          .order_by(m.AgentStateChange.at)).all()
         assert [(h.from_state, h.state, h.reason) for h in history] == [
