@@ -44,14 +44,13 @@ class NewCall:
 def create_call(db_url: str, call: NewCall) -> None:
     """Write the CallRecord and one CallLeg per known leg."""
     with make_engine(db_url).begin() as conn:
-        insert_checked(conn, CallRecord(
-            id=call.id, direction=call.direction, caller_number=call.caller_number,
-            caller_name=call.caller_name, inbound_number=call.inbound_number,
-            outcome=call.outcome, started_at=call.started_at,
-        ))
+        insert_checked(conn, CallRecord,
+                       id=call.id, direction=call.direction, caller_number=call.caller_number,
+                       caller_name=call.caller_name, inbound_number=call.inbound_number,
+                       outcome=call.outcome, started_at=call.started_at)
         for channel_id, role, endpoint in call.legs:
-            insert_checked(conn, CallLeg(call_id=call.id, channel_id=channel_id, role=role,
-                                         endpoint=endpoint, started_at=call.started_at))
+            insert_checked(conn, CallLeg, call_id=call.id, channel_id=channel_id, role=role,
+                           endpoint=endpoint, started_at=call.started_at)
 
 
 def close_call(db_url: str, call_id: str, *, ended_at: datetime | None = None, outcome: str = "abandoned",
@@ -145,12 +144,12 @@ def _exists(conn, call_id: str) -> bool:
 
 
 def _event(conn, call_id, kind, detail=None, at=None):
-    insert_checked(conn, CallEvent(call_id=call_id, kind=kind, detail=detail or {}, at=at or utcnow()))
+    insert_checked(conn, CallEvent, call_id=call_id, kind=kind, detail=detail or {}, at=at or utcnow())
 
 
 def _leg(conn, call_id, channel_id, role, endpoint=None, agent_id=None, started_at=None):
-    insert_checked(conn, CallLeg(call_id=call_id, channel_id=channel_id, role=role, endpoint=endpoint,
-                                 agent_id=agent_id, started_at=started_at or utcnow()))
+    insert_checked(conn, CallLeg, call_id=call_id, channel_id=channel_id, role=role, endpoint=endpoint,
+                   agent_id=agent_id, started_at=started_at or utcnow())
 
 
 def _leg_update(conn, call_id, channel_id, answered_at=None, ended_at=None, hangup_cause=None):
