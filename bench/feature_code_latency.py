@@ -54,6 +54,7 @@ from bench.sip_capture import SipCapture, pct
 from engine.log import configure_logging
 from engine.pbx.sandbox import Sandbox
 from engine.runtime.engine import Engine
+from engine.runtime.heap import settle_heap
 from tests.integration.routing_env import (
     TRANSFER_CODES,
     Sipp,
@@ -218,6 +219,7 @@ async def main(args) -> int:
     await clear_asterisk(settings)  # a call a crashed test or bench left in the app would be adopted
     engine.ami.register_event("DTMFBegin", lambda event: bench is not None and bench.begins.append(time.time()))
     await engine.start()
+    settle_heap()  # as `switchboard engine` does once it is up (engine/runtime/heap.py)
     try:
         await asyncio.wait_for(asyncio.gather(engine.ari_ready.wait(), engine.ami_ready.wait()), 15)
         bench = Bench(engine, sipp, capture)
