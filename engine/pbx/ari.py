@@ -1,6 +1,13 @@
 """The engine's ARI connection: a supervised event websocket plus REST with timeouts.
 
-What asyncari does here, and what it does not:
+Transports (`settings.ari_transport`, see `make_transport`):
+
+- **"websocket", the default** (`ari_websocket.py`): events and REST requests on one aiohttp
+  websocket ("ARI REST over WebSocket"); chosen for routing speed, its docstring says why.
+  "websocket+http" keeps the events there and sends REST over HTTP.
+- **"asyncari"** (`AsyncariTransport` below): events through asyncari, REST over HTTP.
+
+What asyncari does in that transport, and what it does not:
 
 - **Events (asyncari).** asyncari opens the `/ari/events` websocket for the Stasis app,
   reads it and parses each message; it also loads the Swagger description so its model API
@@ -16,7 +23,8 @@ What asyncari does here, and what it does not:
   sent twice) and closes the shared session for everyone on an error; it also writes the
   `api_key` into the websocket URL unescaped. `_HttpClient` replaces the session with
   `settings.request_timeout` and 32 connections, never retries and URL-encodes the key.
-- **REST (aiohttp).** `AriClient.request()` talks to ARI with aiohttp directly: every
+- **REST (aiohttp, when not on the websocket).** `AriClient.request()` talks to ARI with
+  aiohttp directly: every
   request has a timeout, a refused or dropped connection becomes `AriUnavailable` at once,
   an error response becomes `AriError` with ARI's own message, and a request made while
   the websocket is down fails immediately instead of hanging on a PBX that is restarting.
