@@ -19,6 +19,8 @@ Events a page receives (JSON text frames):
    "caller_name", ...}` for the agent a second call is waiting for (engine/features/waiting.py).
 - `{"type": "transfer", "call_id", "kind", "transfer_id", "agent_id", "recipient_agent_id", ...}`
   for each step of a transfer or conference (engine/features/transfers.py), to both agents.
+- `{"type": "screen_pop", "agent_id", "call_id", "screen_pop"}` once the call's history is
+  written (engine/routing/screenpop_data.py); a desktop that loaded earlier reloads then.
 Call events carry the agent's id, so an agent's socket receives those of their own calls only
 (and a transfer's recipient those of the transfer).
 A page that falls too far behind is closed with code 4000 ("lagging"); it reconnects and

@@ -207,6 +207,25 @@ async def test_a_withheld_caller_shows_unknown(stack, browser):
     await shot(page, "desktop_withheld_caller")
 
 
+async def test_the_desktop_shows_the_caller_once_the_history_is_written(stack, browser):
+    """The engine writes a call's history after routing it, so a desktop can load the call
+    before its record exists; the `screen_pop` event the engine pushes after the write
+    makes the desktop show the caller (a real call on a busy engine did exactly this)."""
+    agents, depts = ids(stack.db_url)
+    carol = agents["carol"]
+    page = await open_page(browser, stack, "carol", width=1300)
+    stack.routing.sign_in(carol, depts["Sales"])
+    stack.routing.call_arrived("call-late", None, agent_id=carol)
+    stack.routing.offer_answered("call-late", carol)
+    await page.wait_for_selector("text=no call record for this call yet")
+    assert await page.locator("[data-pop='Phone number']").text_content() != "+442079460001"
+
+    await _answered_call(stack.db_url, "call-late", carol, depts["Sales"], "+442079460001")
+    stack.bus.publish({"type": "screen_pop", "agent_id": carol, "call_id": "call-late", "screen_pop": {}})
+    await page.wait_for_selector("[data-pop='Phone number']:text('+442079460001')", timeout=2000)  # Carol reads E.164
+    assert await page.locator("text=no call record for this call yet").count() == 0
+
+
 async def test_agent_groups_add_edit_view_delete(stack, browser):
     page = await open_page(browser, stack, "supervisor")
     page.on("dialog", lambda d: d.accept())

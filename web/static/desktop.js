@@ -635,6 +635,13 @@ function onEvent(ev) {
     onTransferEvent(ev);
     return;
   }
+  if (ev.type === "screen_pop") {
+    // The engine pushes the pop once the call's history is written. A desktop that loaded
+    // before then shows "no call record yet": this is when it can show the caller.
+    const call = A.data && A.data.call;
+    if (call && call.call_id === ev.call_id && !call.known) load().catch(() => {});
+    return;
+  }
   if (ev.type === "call") {  // the call changed hands (a transfer to me completed)
     const call = A.data && A.data.call;
     if (call && call.call_id === ev.call_id) load().catch(() => {});
