@@ -30,8 +30,8 @@ turn's p99 and the median turn.
 
 The bench builds its own data set (the routing tests' set plus agents 2011..2025: 25 agents,
 so a Ready agent is always there for a call while 20 are up), starts the sandbox Asterisk
-with it, runs the engine in-process, SIPp agents (answer, hang up after 1 s) and SIPp
-callers, and stops everything at the end. Every wait has a timeout.
+with it, runs the engine in-process, one SIPp answering for all 25 agents (answer, hang up
+after 1 s; every agent registers its contact on that SIPp's port) and SIPp callers, and stops everything at the end. Every wait has a timeout.
 """
 
 from __future__ import annotations
@@ -93,23 +93,38 @@ def build_db(workdir: Path) -> str:
 
 
 class Capture(SipCapture):
-    """INVITEs sent to the agents' phones, by the caller number in their From header."""
+    """INVITEs only (the filter looks at the payload's first bytes, so the bench's own loop,
+    which the targets share, parses nothing else): those Asterisk sends to the agents'
+    phones and those the callers send to Asterisk, by the caller number in the From header."""
 
-    @property
-    def invites(self) -> dict[str, float]:
+    def __init__(self, phones_port: int, asterisk_port: int):
+        super().__init__(f"udp[8:4] = 0x494e5649 and (dst port {phones_port} or dst port {asterisk_port})")
+        self.phones_port = phones_port
+
+    def _first(self, to_phones: bool) -> dict[str, float]:
         first: dict[str, float] = {}
         for packet in self.packets:
-            if packet.is_request("INVITE") and "INVITE sip:agent" in packet.text:
+            if packet.is_request("INVITE") and (packet.dst_port == self.phones_port) == to_phones:
                 number = FROM_RE.search(packet.text)
                 if number:
                     first.setdefault(number.group(1), packet.at)
         return first
 
+    @property
+    def invites(self) -> dict[str, float]:
+        """The INVITE to the agent's phone, by caller number."""
+        return self._first(True)
+
+    @property
+    def caller_invites(self) -> dict[str, float]:
+        """The caller's own INVITE to Asterisk, by caller number."""
+        return self._first(False)
+
 
 async def run_burst(settings, starts, capture, numbers: list[str], port: int, workdir: Path,
-                    rate: int = 1000, limit: int | None = None, report: bool = True) -> list[float]:
+                    rate: int = 1000, limit: int | None = None, report: bool = True) -> dict[str, float]:
     """One SIPp caller process placing `numbers` (each call its own caller number) at `rate`
-    calls/s, at most `limit` up at once. Returns StasisStart -> INVITE, ms, per call."""
+    calls/s, at most `limit` up at once. Returns StasisStart -> INVITE, ms, by caller number."""
     csv = workdir / f"callers-{port}.csv"
     csv.write_text("SEQUENTIAL\n" + "".join(f"{n};\n" for n in numbers))
     cmd = [sipp_binary(), f"{HOST}:{settings.sip_port}", "-sf", str(CSV_SCENARIO), "-inf", str(csv),
@@ -120,10 +135,10 @@ async def run_burst(settings, starts, capture, numbers: list[str], port: int, wo
                                                 stderr=asyncio.subprocess.DEVNULL)
     code = await asyncio.wait_for(proc.wait(), 70)
     await asyncio.sleep(0.3)
-    out, invites = [], capture.invites
+    out, invites = {}, capture.invites
     for number in numbers:
         if number in starts and number in invites:
-            out.append((invites[number] - starts[number]) * 1000)
+            out[number] = (invites[number] - starts[number]) * 1000
     if report and (code != 0 or len(out) != len(numbers)):
         print(f"  burst on port {port}: sipp exit {code}, {len(out)}/{len(numbers)} calls measured")
     return out
@@ -132,20 +147,21 @@ async def run_burst(settings, starts, capture, numbers: list[str], port: int, wo
 LOADS = ("1 call", "20 in progress", "20 at 100/s", "20 at once")
 
 
-async def run_loads(settings, starts, capture, workdir: Path, args, numbers) -> dict[str, list[float]]:
-    """The four loads, in order. `numbers`: an iterator of caller numbers (each call has its own)."""
-    rows: dict[str, list[float]] = {load: [] for load in LOADS}
+async def run_loads(settings, starts, capture, workdir: Path, args, numbers) -> dict[str, dict[str, float]]:
+    """The four loads, in order. `numbers`: an iterator of caller numbers (each call has its own).
+    Returns, for each load, StasisStart -> INVITE in ms by caller number."""
+    rows: dict[str, dict[str, float]] = {load: {} for load in LOADS}
     pause = HOLD_MS / 1000 + 0.3  # every agent Ready again
     ports = iter(range(5800, 5999))
     for _ in range(args.rounds_1):
-        rows["1 call"] += await run_burst(settings, starts, capture, [next(numbers)], next(ports), workdir)
+        rows["1 call"] |= await run_burst(settings, starts, capture, [next(numbers)], next(ports), workdir)
         await asyncio.sleep(pause)
-    rows["20 in progress"] += await run_burst(settings, starts, capture, [next(numbers) for _ in range(args.steady)],
+    rows["20 in progress"] |= await run_burst(settings, starts, capture, [next(numbers) for _ in range(args.steady)],
                                               next(ports), workdir, rate=25, limit=20)
     for label, rate in (("20 at 100/s", 100), ("20 at once", 1000)):
         for _ in range(args.bursts_20):
             await asyncio.sleep(pause)
-            rows[label] += await run_burst(settings, starts, capture, [next(numbers) for _ in range(20)],
+            rows[label] |= await run_burst(settings, starts, capture, [next(numbers) for _ in range(20)],
                                            next(ports), workdir, rate)
     return rows
 
@@ -161,6 +177,7 @@ class EngineTarget:
         self.starts: dict[str, float] = {}
         self.received: dict[str, float] = {}  # caller number -> StasisStart reached the engine
         self.sent: dict[str, tuple[float, float]] = {}  # caller number -> originate sent, answered
+        self.stalls: list[tuple[float, float, float]] = []  # (wall time seen, ms late, ms of the loop thread's CPU)
 
     async def start(self) -> None:
         self.engine = engine = Engine(self.settings)
@@ -198,7 +215,20 @@ class EngineTarget:
                 if e.get("type") == "agent_state" and e["state"] == "wrap_up":
                     engine.routing.finish_wrap_up(e["agent_id"], "resolved")
 
+        async def watch_loop():
+            """Sleeps 5 ms at a time (often enough to catch a stall, rarely enough to cost the
+            loop nothing); a wake-up later than 2 ms means the loop was busy or the thread
+            did not get a CPU that long: the CPU its thread used meanwhile tells which."""
+            loop = asyncio.get_running_loop()
+            while True:
+                t0, cpu0 = loop.time(), time.thread_time()
+                await asyncio.sleep(0.005)
+                late = (loop.time() - t0 - 0.005) * 1000
+                if late > 2:
+                    self.stalls.append((time.time(), late, (time.thread_time() - cpu0) * 1000))
+
         self.wrapper = asyncio.create_task(wrap_up())
+        self.watcher = asyncio.create_task(watch_loop())
         await asyncio.wait_for(asyncio.gather(engine.ari_ready.wait(), engine.ami_ready.wait()), 15)
         ids = {int(a.intercom): a.id for a in engine.directory.agents.values()}
         load = next(d.id for d in engine.directory.departments.values() if d.name == "T load")
@@ -210,17 +240,42 @@ class EngineTarget:
 
     async def stop(self) -> None:
         self.wrapper.cancel()
+        self.watcher.cancel()
         await self.engine.stop()
 
-    def split(self, invites: dict[str, float]) -> str:
-        rows = [(self.received[n] - self.starts[n], self.sent[n][0] - self.received[n], self.sent[n][1] - self.sent[n][0],
-                 invites[n] - self.sent[n][0]) for n in self.sent if n in self.received and n in invites]
-        if not rows:
-            return ""
-        return ("where the engine's time goes (all its calls, ms, p50 / p99): event reaches the engine | engine "
-                "until the originate is sent | originate request round trip | originate sent -> INVITE on the wire\n  "
-                + " | ".join(f"{pct([x[i] * 1000 for x in rows], 50):.1f} / {pct([x[i] * 1000 for x in rows], 99):.1f}"
-                             for i in range(4)))
+    def split(self, invites: dict[str, float], by_load: dict[str, list[str]], slow_ms: float = 20.0) -> str:
+        """Where the engine's time goes, by load; and for the calls slower than `slow_ms`, the
+        mean of each part and how long the engine's loop stalled while the call waited."""
+        def parts(n):
+            return ((self.received[n] - self.starts[n]) * 1000, (self.sent[n][0] - self.received[n]) * 1000,
+                    (self.sent[n][1] - self.sent[n][0]) * 1000, (invites[n] - self.sent[n][0]) * 1000)
+
+        lines = ["where the engine's time goes, ms, p50 / p99: event reaches the engine | engine until the "
+                 "originate is sent | originate request round trip | originate sent -> INVITE on the wire"]
+        slow = []
+        for load, numbers in by_load.items():
+            rows = [parts(n) for n in numbers if n in self.sent and n in self.received and n in invites]
+            if not rows:
+                continue
+            lines.append(f"{load:>14} | " + " | ".join(
+                f"{pct([x[i] for x in rows], 50):5.1f} / {pct([x[i] for x in rows], 99):5.1f}" for i in range(4)))
+            slow += [(load, n, parts(n)) for n in numbers if n in self.sent and n in self.received and n in invites
+                     and (invites[n] - self.starts[n]) * 1000 > slow_ms]
+        if slow:
+            lines.append(f"calls over {slow_ms:.0f} ms (load: parts as above; the longest loop stall while it "
+                         f"waited, and the CPU the loop's thread used in it: as long as the stall = busy, "
+                         f"about 0 = not scheduled)")
+            for load, n, x in slow[:40]:
+                stall = max(((ms, cpu) for at, ms, cpu in self.stalls if self.starts[n] <= at <= invites[n] + 0.005),
+                            default=(0.0, 0.0))
+                lines.append(f"  {load:>14}: " + " | ".join(f"{v:5.1f}" for v in x)
+                             + f"   stall {stall[0]:5.1f} (cpu {stall[1]:5.1f})")
+        if self.stalls:
+            late = [ms for _, ms, _ in self.stalls]
+            busy = sum(cpu for _, _, cpu in self.stalls) / sum(late)
+            lines.append(f"loop stalls over 2 ms: {len(late)}, p50 {pct(late, 50):.1f}, max {max(late):.1f} ms; "
+                         f"the loop's thread ran {busy:.0%} of that time")
+        return "\n".join(lines)
 
 
 class BareTarget:
@@ -273,6 +328,21 @@ def print_turns(turns: dict[str, dict[str, list[float]]]) -> None:
         print(f"{load:>14} | " + " | ".join(cells))
 
 
+def print_wire_to_wire(capture: Capture, calls: dict[str, dict[str, list[str]]]) -> None:
+    """The caller's INVITE reaching Asterisk -> the agent's INVITE leaving it, both on the
+    wire: what a caller waits before the agent's phone rings (dialplan + Stasis + routing).
+    The engine's figure minus the bare app's is what routing adds to it."""
+    inbound, outbound = capture.caller_invites, capture.invites
+    print("\ncaller's INVITE -> agent's INVITE, both on the wire, ms, p50 / p99")
+    for load in LOADS:
+        cells = []
+        for name, by_load in calls.items():
+            values = [(outbound[n] - inbound[n]) * 1000 for n in by_load[load] if n in inbound and n in outbound]
+            if values:
+                cells.append(f"{name} {pct(values, 50):6.2f} / {pct(values, 99):6.2f}")
+        print(f"{load:>14} | " + " | ".join(cells))
+
+
 def plot(rows: dict[str, list[float]]) -> str:
     hi = max(max(v) for v in rows.values())
     width = 50
@@ -298,14 +368,24 @@ async def main(args) -> int:
     targets = {"engine": EngineTarget(settings), "bare app": BareTarget(settings)}
     chosen = list(targets) if args.target == "both" else [args.target]
     sipp = Sipp(settings, workdir / "sipp")
-    capture = Capture(f"dst portrange {sipp.agent_port(AGENTS[0])}-{sipp.agent_port(AGENTS[-1])}")
+    # One SIPp answers for all 25 agents (each registers its contact on that port): 25 idle
+    # SIPp processes took almost half a core of this 2-core machine from both targets.
+    phones_port = sipp.agent_port(AGENTS[-1]) + 1
+    capture = Capture(phones_port, settings.sip_port)
     numbers = (f"+447911{n:06d}" for n in itertools.count(100))  # UK mobiles, each call its own
     rows: dict[str, dict[str, list[float]]] = {name: {load: [] for load in LOADS} for name in chosen}
     turns: dict[str, dict[str, list[float]]] = {name: {load: [] for load in LOADS} for name in chosen}
+    measured: dict[str, dict[str, list[str]]] = {name: {load: [] for load in LOADS} for name in chosen}  # caller numbers
     try:
-        calls = args.cycles * len(chosen) * (args.rounds_1 + args.steady + 40 * args.bursts_20)
+        calls = args.cycles * len(chosen) * (WARM_UP_CALLS + args.rounds_1 + args.steady + 40 * args.bursts_20)
+        # The phones' SIPp outlives the whole run (its -timeout counts from its start): a turn
+        # takes about two minutes on this machine, allow five (so do the registrations, up to
+        # the 7200 s pjsip allows).
+        phones_timeout = 300 * args.cycles * len(chosen)
         for intercom in AGENTS:
-            await sipp.phone(intercom, "uas_answer_hangup.xml", calls=calls, timeout=600, extra=["-d", str(HOLD_MS)])
+            await sipp.register(intercom, contact_port=phones_port, expires=min(phones_timeout, 7200))
+        await sipp.start("uas_answer_hangup.xml", port=phones_port, calls=calls, timeout=phones_timeout,
+                         extra=["-d", str(HOLD_MS)])
         await capture.start()
         for cycle in range(args.cycles):
             for name in chosen:
@@ -318,16 +398,18 @@ async def main(args) -> int:
                     got = await run_loads(settings, target.starts, capture, workdir, args, numbers)
                 finally:
                     await target.stop()
-                for load, values in got.items():
-                    rows[name][load] += values
-                    if values:
-                        turns[name][load].append(pct(values, 99))
+                for load, by_number in got.items():
+                    rows[name][load] += by_number.values()
+                    if by_number:
+                        turns[name][load].append(pct(list(by_number.values()), 99))
+                    measured[name][load] += by_number
                 print(f"cycle {cycle + 1}/{args.cycles}, {name}: " + ", ".join(
-                    f"{load} p99 {pct(v, 99):.1f}" for load, v in got.items() if v))
+                    f"{load} p99 {pct(list(v.values()), 99):.1f}" for load, v in got.items() if v))
         print_table(rows)
         print_turns(turns)
+        print_wire_to_wire(capture, measured)
         if "engine" in chosen:
-            print("\n" + targets["engine"].split(capture.invites))
+            print("\n" + targets["engine"].split(capture.invites, measured["engine"]))
         return 0 if all(all(by_load.values()) for by_load in rows.values()) else 1
     finally:
         await capture.stop()

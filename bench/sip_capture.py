@@ -37,7 +37,9 @@ class SipCapture:
 
     def __init__(self, bpf: str):
         self.bpf = bpf
-        self.packets: list[Packet] = []
+        self.complete: list[Packet] = []
+        self._current: Packet | None = None  # the packet being read: its end shows only when the next begins
+        self._lines: list[str] = []
         self.proc = None
         self._task = None
 
@@ -48,9 +50,16 @@ class SipCapture:
         self._task = asyncio.create_task(self._read())
         await asyncio.sleep(1.0)  # tcpdump needs a moment before it captures
 
+    @property
+    def packets(self) -> list[Packet]:
+        """Every packet so far, the last one with the lines read of it (tcpdump prints a packet
+        at once, so a moment after it was sent it is whole)."""
+        if self._current is None:
+            return self.complete
+        last = Packet(self._current.at, self._current.src_port, self._current.dst_port, "\n".join(self._lines))
+        return [*self.complete, last]
+
     async def _read(self) -> None:
-        current: Packet | None = None
-        lines: list[str] = []
         while True:
             line = await self.proc.stdout.readline()
             if not line:
@@ -58,15 +67,17 @@ class SipCapture:
             text = line.decode(errors="replace").rstrip("\r\n")
             match = HEADER_RE.match(text)
             if match:
-                if current is not None:
-                    current.text = "\n".join(lines)
-                    self.packets.append(current)
-                current, lines = Packet(float(match.group(1)), int(match.group(2)), int(match.group(3)), ""), []
-            elif current is not None:
-                lines.append(text)
-        if current is not None:
-            current.text = "\n".join(lines)
-            self.packets.append(current)
+                self._finish()
+                self._current = Packet(float(match.group(1)), int(match.group(2)), int(match.group(3)), "")
+            elif self._current is not None:
+                self._lines.append(text)
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._current is not None:
+            self._current.text = "\n".join(self._lines)
+            self.complete.append(self._current)
+        self._current, self._lines = None, []
 
     async def stop(self) -> None:
         if self.proc and self.proc.returncode is None:

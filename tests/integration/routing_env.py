@@ -204,10 +204,13 @@ class Sipp:
         """The port agent `intercom`'s phone listens on in this test (2001 -> base + 1)."""
         return self.port_base + intercom - 2000
 
-    async def register(self, intercom: int) -> None:
-        port = self.agent_port(intercom)
+    async def register(self, intercom: int, contact_port: int | None = None, expires: int = 600) -> None:
+        """Register agent `intercom`'s phone, with its own port as the contact (or
+        `contact_port`: several agents can share one SIPp that answers for all of them). It
+        registers from the contact's port, as Asterisk rewrites the contact to the source."""
+        port = contact_port or self.agent_port(intercom)
         code = await self.run("register.xml", port=port, timeout=10,
-                              keys={"user": f"agent{intercom}", "contact_port": port, "expires": 600},
+                              keys={"user": f"agent{intercom}", "contact_port": port, "expires": expires},
                               auth=(f"agent{intercom}", agent_password(intercom)))
         assert code == 0, f"agent{intercom} did not register: {self.errors(self.procs[-1][2])}"
 

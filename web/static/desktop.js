@@ -637,9 +637,10 @@ function onEvent(ev) {
   }
   if (ev.type === "screen_pop") {
     // The engine pushes the pop once the call's history is written. A desktop that loaded
-    // before then shows "no call record yet": this is when it can show the caller.
+    // before then (or is loading now) shows "no call record yet": this is when it can show
+    // the caller. A load in flight runs once more (see load()), so it cannot miss this.
     const call = A.data && A.data.call;
-    if (call && call.call_id === ev.call_id && !call.known) load().catch(() => {});
+    if (A.loading || !call || call.call_id !== ev.call_id || !call.known) load().catch(() => {});
     return;
   }
   if (ev.type === "call") {  // the call changed hands (a transfer to me completed)
