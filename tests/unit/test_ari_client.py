@@ -21,6 +21,7 @@ from engine.pbx.ari import (
 )
 from engine.pbx.backoff import Backoff
 from engine.settings import Settings
+from tests.fake_http import serve_on_loopback
 
 
 class FakeTransport:
@@ -79,14 +80,9 @@ class FakeAri:
 @pytest.fixture
 async def fake_ari():
     fake = FakeAri()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    fake.settings = Settings(database_url="sqlite://", http_port=port, request_timeout=1.0)
-    yield fake
-    await runner.cleanup()
+    async with serve_on_loopback(fake.app()) as port:
+        fake.settings = Settings(database_url="sqlite://", http_port=port, request_timeout=1.0)
+        yield fake
 
 
 def make_client(settings, transport, **kwargs):

@@ -22,6 +22,7 @@ from engine.pbx.ari import AriClient, AriError, AriTimeout, AriUnavailable
 from engine.pbx.ari_websocket import WebsocketTransport, request_uri
 from engine.pbx.backoff import Backoff
 from engine.settings import Settings
+from tests.fake_http import serve_on_loopback
 
 
 class FakeAsterisk:
@@ -93,15 +94,10 @@ class FakeAsterisk:
 async def asterisk(monkeypatch):
     monkeypatch.setattr(ari_websocket, "PROBE_TIMEOUT", 0.2)
     fake = FakeAsterisk()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    fake.settings = Settings(database_url="sqlite://", http_port=port, request_timeout=1.0,
-                             ari_password="p&ss word")
-    yield fake
-    await runner.cleanup()
+    async with serve_on_loopback(fake.app()) as port:
+        fake.settings = Settings(database_url="sqlite://", http_port=port, request_timeout=1.0,
+                                 ari_password="p&ss word")
+        yield fake
 
 
 async def connected_client(settings, **kwargs) -> tuple[AriClient, list[dict]]:
