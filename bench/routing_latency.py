@@ -250,8 +250,8 @@ class EngineTarget:
             return ((self.received[n] - self.starts[n]) * 1000, (self.sent[n][0] - self.received[n]) * 1000,
                     (self.sent[n][1] - self.sent[n][0]) * 1000, (invites[n] - self.sent[n][0]) * 1000)
 
-        lines = ["where the engine's time goes, ms, p50 / p99: event reaches the engine | engine until the "
-                 "originate is sent | originate request round trip | originate sent -> INVITE on the wire"]
+        lines = [("where the engine's time goes, ms, p50 / p99: event reaches the engine | engine until the "
+                  "originate is sent | originate request round trip | originate sent -> INVITE on the wire")]
         slow = []
         for load, numbers in by_load.items():
             rows = [parts(n) for n in numbers if n in self.sent and n in self.received and n in invites]
