@@ -31,7 +31,8 @@ turn's p99 and the median turn.
 The bench builds its own data set (the routing tests' set plus agents 2011..2025: 25 agents,
 so a Ready agent is always there for a call while 20 are up), starts the sandbox Asterisk
 with it, runs the engine in-process, one SIPp answering for all 25 agents (answer, hang up
-after 1 s; every agent registers its contact on that SIPp's port) and SIPp callers, and stops everything at the end. Every wait has a timeout.
+after 1 s; every agent registers its contact on that SIPp's port) and SIPp callers, and
+stops everything at the end. Every wait has a timeout.
 """
 
 from __future__ import annotations
@@ -244,8 +245,8 @@ class EngineTarget:
         await self.engine.stop()
 
     def split(self, invites: dict[str, float], by_load: dict[str, list[str]], slow_ms: float = 20.0) -> str:
-        """Where the engine's time goes, by load; and for the calls slower than `slow_ms`, the
-        mean of each part and how long the engine's loop stalled while the call waited."""
+        """Where the engine's time goes, by load; and each call slower than `slow_ms` (the
+        first 40): its parts and the engine loop's longest stall while the call waited."""
         def parts(n):
             return ((self.received[n] - self.starts[n]) * 1000, (self.sent[n][0] - self.received[n]) * 1000,
                     (self.sent[n][1] - self.sent[n][0]) * 1000, (invites[n] - self.sent[n][0]) * 1000)
@@ -254,13 +255,13 @@ class EngineTarget:
                   "originate is sent | originate request round trip | originate sent -> INVITE on the wire")]
         slow = []
         for load, numbers in by_load.items():
-            rows = [parts(n) for n in numbers if n in self.sent and n in self.received and n in invites]
-            if not rows:
+            timed = [n for n in numbers if n in self.sent and n in self.received and n in invites]
+            if not timed:
                 continue
+            rows = [parts(n) for n in timed]
             lines.append(f"{load:>14} | " + " | ".join(
                 f"{pct([x[i] for x in rows], 50):5.1f} / {pct([x[i] for x in rows], 99):5.1f}" for i in range(4)))
-            slow += [(load, n, parts(n)) for n in numbers if n in self.sent and n in self.received and n in invites
-                     and (invites[n] - self.starts[n]) * 1000 > slow_ms]
+            slow += [(load, n, x) for n, x in zip(timed, rows, strict=True) if (invites[n] - self.starts[n]) * 1000 > slow_ms]
         if slow:
             lines.append(f"calls over {slow_ms:.0f} ms (load: parts as above; the longest loop stall while it "
                          f"waited, and the CPU the loop's thread used in it: as long as the stall = busy, "
