@@ -415,6 +415,19 @@ async def main(args) -> int:
     finally:
         await capture.stop()
         await sipp.close()
+        await unregister(sipp, phones_port)
+
+
+async def unregister(sipp: Sipp, phones_port: int) -> None:
+    """Take the agents' contacts back: Asterisk keeps them (in its astdb, across restarts) for
+    as long as they were registered, up to two hours, and a later demo would list them."""
+    try:
+        for intercom in AGENTS:
+            await sipp.register(intercom, contact_port=phones_port, expires=0)
+    except (AssertionError, OSError, asyncio.TimeoutError) as exc:
+        print(f"could not unregister the bench agents: {exc}")
+    finally:
+        await sipp.close()
 
 
 if __name__ == "__main__":
