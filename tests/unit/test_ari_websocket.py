@@ -13,6 +13,8 @@ import asyncio
 import json
 import time
 import urllib.parse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import WSMsgType, web
@@ -100,31 +102,32 @@ async def asterisk(monkeypatch):
         yield fake
 
 
-async def connected_client(settings, **kwargs) -> tuple[AriClient, list[dict]]:
+@asynccontextmanager
+async def connected_client(settings, **kwargs) -> AsyncIterator[tuple[AriClient, list[dict]]]:
+    """A websocket-transport client, connected, and the events it received; stopped after."""
     events: list[dict] = []
     client = AriClient(settings, events.append, transport=WebsocketTransport(settings),
                        backoff=Backoff(jitter=0), **kwargs)
     await client.start()
-    await client.wait_connected(3)
-    return client, events
+    try:
+        await client.wait_connected(3)
+        yield client, events
+    finally:
+        await client.stop()
 
 
 async def test_events_arrive_and_rest_goes_over_the_websocket(asterisk):
-    client, events = await connected_client(asterisk.settings)
-    try:
+    async with connected_client(asterisk.settings) as (client, events):
         assert events == [{"type": "StasisStart", "channel": {"id": "1.1"}}]
         assert asterisk.params == {"app": "switchboard", "api_key": "switchboard:p&ss word"}
         assert await client.request("GET", "channels") == [{"id": "1.1", "state": "Up"}]
         assert await client.request("POST", "channels/1.1/answer") is None
         assert asterisk.http_requests == []  # everything, the probe included, went over the websocket
         assert [r["uri"] for r in asterisk.ws_requests] == ["asterisk/ping", "channels", "channels/1.1/answer"]
-    finally:
-        await client.stop()
 
 
 async def test_parameters_and_json_bodies_arrive_intact(asterisk):
-    client, _ = await connected_client(asterisk.settings)
-    try:
+    async with connected_client(asterisk.settings) as (client, _):
         caller_id = "Ann O'Neil <+44 20 7946,0000> 100% é&x=y"
         answer = await client.request("POST", "echo/originate", json={"variables": {"A": "1"}},
                                       callerId=caller_id, early=True, skip=None, channels=["a", "b"])
@@ -133,24 +136,18 @@ async def test_parameters_and_json_bodies_arrive_intact(asterisk):
         assert sent["content_type"] == "application/json" and json.loads(sent["message_body"]) == {
             "variables": {"A": "1"}}
         assert "+" not in sent["uri"].split("?", 1)[1].replace("%2B", "")  # a space is %20, never +
-    finally:
-        await client.stop()
 
 
 async def test_an_error_status_carries_asterisks_message(asterisk):
-    client, _ = await connected_client(asterisk.settings)
-    try:
+    async with connected_client(asterisk.settings) as (client, _):
         with pytest.raises(AriError) as info:
             await client.request("POST", "channels/missing/answer")
         assert (info.value.status, info.value.message) == (404, "Channel not found")
         assert not isinstance(info.value, AriUnavailable)
-    finally:
-        await client.stop()
 
 
 async def test_a_request_without_an_answer_times_out_and_is_forgotten(asterisk):
-    client, _ = await connected_client(asterisk.settings, ping_interval=60)
-    try:
+    async with connected_client(asterisk.settings, ping_interval=60) as (client, _):
         asterisk.silent = True
         started = time.monotonic()
         with pytest.raises(AriTimeout) as info:
@@ -158,13 +155,10 @@ async def test_a_request_without_an_answer_times_out_and_is_forgotten(asterisk):
         assert time.monotonic() - started < 0.5
         assert "POST channels/1.1/answer" in str(info.value)
         assert client.transport._pending == {}
-    finally:
-        await client.stop()
 
 
 async def test_a_dropped_websocket_fails_waiting_requests_at_once_and_reconnects(asterisk):
-    client, _ = await connected_client(asterisk.settings, ping_interval=60)
-    try:
+    async with connected_client(asterisk.settings, ping_interval=60) as (client, _):
         asterisk.silent = True
         waiting = asyncio.create_task(client.request("POST", "channels/1.1/answer", timeout=5))
         await asyncio.sleep(0.05)
@@ -178,20 +172,15 @@ async def test_a_dropped_websocket_fails_waiting_requests_at_once_and_reconnects
         while not (client.connected and client.connect_count == 2) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         assert await client.request("GET", "channels") == [{"id": "1.1", "state": "Up"}]
-    finally:
-        await client.stop()
 
 
 async def test_an_asterisk_without_rest_over_the_websocket_gets_http(asterisk):
     asterisk.rest_over_websocket = False
-    client, events = await connected_client(asterisk.settings)
-    try:
+    async with connected_client(asterisk.settings) as (client, events):
         assert client.transport.rest_ready is False
         assert events  # events still come over the websocket
         assert await client.request("GET", "channels") == [{"id": "1.1", "state": "Up"}]
         assert asterisk.http_requests == ["/ari/channels"]
-    finally:
-        await client.stop()
 
 
 def test_request_uri_percent_encodes_like_http():
